@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 from .uri import SipUri
 
@@ -19,7 +18,8 @@ COMPACT_FORMS = {
     "i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
     "c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To",
     "v": "Via", "o": "Event", "r": "Refer-To", "b": "Referred-By", "u": "Allow-Events",
-    "a": "Accept-Contact", "j": "Reject-Contact", "d": "Request-Disposition", "x": "Session-Expires",
+    "a": "Accept-Contact", "j": "Reject-Contact", "d": "Request-Disposition",
+    "x": "Session-Expires",
     "y": "Identity", "n": "Identity-Info",
 }
 _CANONICAL = {
@@ -147,7 +147,7 @@ class ContactStar:
         return "*"
 
 
-HeaderValue = Union[str, int, Via, NameAddr, CSeq, ContactStar]
+HeaderValue = str | int | Via | NameAddr | CSeq | ContactStar
 
 
 class Headers:

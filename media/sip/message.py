@@ -8,7 +8,7 @@ serialization, and :func:`make_response` (§8.2.6).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union, cast
+from typing import cast
 
 from .headers import CSeq, Headers, HeaderValue, NameAddr, Via
 from .uri import SipUri
@@ -95,7 +95,7 @@ class Request(_Message):
     @property
     def max_forwards(self) -> int | None:
         value = self.headers.get("Max-Forwards")
-        return None if value is None else int(value)
+        return None if value is None else int(cast(int, value))
 
     @property
     def routes(self) -> list[NameAddr]:
@@ -128,7 +128,7 @@ class Response(_Message):
         return f"<Response {self.status} {self.reason} call-id={self.call_id!r}>"
 
 
-Message = Union[Request, Response]
+Message = Request | Response
 
 
 def make_response(
