@@ -1,0 +1,361 @@
+"""The SIP server: the asyncio shell around the sans-IO user agent.
+
+:class:`SipServer` owns the transport, the one timer handle the whole stack
+needs, the RTP port pool and the application decisions of this stage: every
+call is answered (180, then 200 with an SDP answer), calls end on BYE or
+CANCEL, REGISTERs are digest-authenticated and stored.  Call records and
+bindings go through the small storage protocols below; the composition root
+(:mod:`hotline`) backs them with PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .. import ports
+from . import call_events as ev
+from .digest import DigestAuthenticator, DigestError, Ok, Stale, parse_credentials
+from .errors import RemoteProtocolError
+from .headers import HeaderValue
+from .message import Message, Request, make_response
+from .registrar import Binding, IntervalTooBrief, address_of_record, process_register
+from .sdp import LocalMedia, NotAcceptable, SdpError, SessionDescription, answer, make_offer
+from .session import CallSession, EndReason
+from .transaction import ServerTransaction, Target, TransactionLayer
+from .transport import SipTransport
+from .useragent import LocalIdentity, UserAgent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    host: str = "0.0.0.0"
+    port: int = 5060
+    advertised_host: str = "127.0.0.1"  # what goes in Contact, Via and SDP c=
+    rtp_ports: tuple[int, int] = (20000, 20999)
+    realm: str = "hotline"
+    nonce_secret: bytes = b""
+    #: seconds of ringing before the answer (0: answer at once); a short ring
+    #: gives slow peers' CANCEL a chance and later the CRM look-up a head start
+    answer_delay: float = 0.0
+
+
+class CallRecords(Protocol):
+    """Where call records go.  Methods must not block: implementations queue."""
+
+    def call_started(self, session: CallSession, at: float) -> None: ...
+    def call_answered(self, session: CallSession, at: float) -> None: ...
+    def call_event(self, session: CallSession, event: dict[str, Any]) -> None: ...
+    def call_ended(self, session: CallSession, at: float, reason: str) -> None: ...
+
+
+class Directory(Protocol):
+    """The registrar's users (digest HA1 values) and bindings."""
+
+    async def ha1(self, username: str, realm: str, algorithm: str) -> str | None: ...
+    async def bindings(self, aor: str) -> list[Binding]: ...
+    async def save_bindings(
+        self, aor: str, upserts: list[Binding], removals: list[Binding]
+    ) -> None: ...
+
+
+class SipServer:
+    """UDP+TCP SIP server; ``start()``/``stop()``/``status()`` for the composition root."""
+
+    def __init__(self, settings: SipSettings, records: CallRecords, directory: Directory) -> None:
+        self.settings = settings
+        self.records = records
+        self.directory = directory
+        self.ports = ports.PortPool(*settings.rtp_ports)
+        self.auth = DigestAuthenticator(settings.realm, settings.nonce_secret or _random_secret())
+        self.transport = SipTransport(self._on_message)
+        self.ua: UserAgent | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.calls_total = 0
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.transport.start(self.settings.host, self.settings.port)
+        port = self.transport.address[1]
+        identity = LocalIdentity(self.settings.advertised_host, port)
+        self.ua = UserAgent(TransactionLayer(), identity)
+        log.info("SIP listening on %s:%d (UDP and TCP)", self.settings.host, port)
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """Stop taking calls, end every call (BYE or 503), wait for them, close."""
+        if self.ua is None:
+            return
+        self.ua.accepting = False
+        now = self._now()
+        for session in list(self.ua.sessions.values()):
+            session.end_reason = EndReason.SHUTDOWN
+            self.ua.hangup(session, now, status=503)
+        self._pump()
+        deadline = time.monotonic() + grace
+        while self.active_calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transport.close()
+
+    @property
+    def active_calls(self) -> int:
+        return 0 if self.ua is None else len(self.ua.sessions)
+
+    def status(self) -> dict[str, Any]:
+        host, port = self.transport.address
+        return {
+            "listening": self.ua is not None,
+            "udp": f"{host}:{port}",
+            "tcp": f"{host}:{port}",
+            "active_calls": self.active_calls,
+            "calls_total": self.calls_total,
+            "rtp_ports_in_use": self.ports.in_use,
+        }
+
+    # -- the pump: input -> user agent -> output --------------------------------
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def _on_message(self, message: Message, source: Target) -> None:
+        assert self.ua is not None
+        self.ua.receive(message, source, self._now())
+        self._pump()
+
+    def _on_timer(self) -> None:
+        assert self.ua is not None
+        self._timer, self._timer_at = None, float("inf")
+        self.ua.handle_timer(self._now())
+        self._pump()
+
+    def _pump(self) -> None:
+        assert self.ua is not None and self._loop is not None
+        events = self.ua.next_events()
+        while events:
+            for event in events:
+                self._handle(event)
+            events = self.ua.next_events()
+        for message, target in self.ua.messages_to_send():
+            self.transport.send(message, target)
+        when = self.ua.next_timer()
+        if when is not None and when < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(when, self._on_timer)
+            self._timer_at = when
+
+    def _handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.IncomingCall):
+            self._on_incoming_call(event.session)
+        elif isinstance(event, ev.CallConfirmed):
+            self._on_confirmed(event.session, event.ack)
+        elif isinstance(event, ev.CallEnded):
+            self._on_call_ended(event.session)
+        elif isinstance(event, ev.ReinviteReceived):
+            self._on_reinvite(event.session, event.transaction, event.request)
+        elif isinstance(event, ev.InfoReceived):
+            self._on_info(event.session, event.request)
+        elif isinstance(event, ev.RegisterReceived):
+            self._spawn(self._register(event.transaction, event.request))
+
+    # -- calls ------------------------------------------------------------------
+
+    def _on_incoming_call(self, session: CallSession) -> None:
+        assert self.ua is not None
+        now = self._now()
+        invite = session.invite
+        if invite.body and invite.content_type != "application/sdp":
+            self.ua.reject(session, 415, now, headers=[("Accept", "application/sdp")])
+            return
+        try:
+            port = self.ports.allocate()
+        except ports.PortsExhausted:
+            self.ua.reject(session, 503, now, headers=[("Retry-After", "10")])
+            return
+        session.app["rtp_port"] = port
+        try:
+            body = self._answer_sdp(session, port)
+        except NotAcceptable as exc:
+            self.ports.release(port)
+            self.ua.reject(session, 488, now, headers=[("Warning", _warning(exc))])
+            return
+        except SdpError as exc:
+            self.ports.release(port)
+            self.ua.reject(session, 400, now, reason=f"Bad SDP: {exc}")
+            return
+        self.calls_total += 1
+        self.records.call_started(session, time.time())
+        session.app["recorded"] = True
+        self.ua.ring(session, now)
+        if self.settings.answer_delay > 0:
+            assert self._loop is not None
+            session.app["answer_timer"] = self._loop.call_later(
+                self.settings.answer_delay, self._answer_later, session, body
+            )
+        else:
+            self._answer(session, body, now)
+
+    def _answer(self, session: CallSession, body: bytes, now: float) -> None:
+        assert self.ua is not None
+        self.ua.answer(session, body, now)
+        self.records.call_answered(session, time.time())
+
+    def _answer_later(self, session: CallSession, body: bytes) -> None:
+        session.app.pop("answer_timer", None)
+        if session.can("answer"):
+            self._answer(session, body, self._now())
+            self._pump()
+
+    def _local_media(self, port: int) -> LocalMedia:
+        return LocalMedia(address=self.settings.advertised_host, port=port)
+
+    def _answer_sdp(self, session: CallSession, port: int) -> bytes:
+        """Our SDP for the 200: an answer to the INVITE's offer, or our offer (§13.2.1)."""
+        local = self._local_media(port)
+        if session.invite.body:
+            offer = SessionDescription.parse(session.invite.body)
+            return bytes(answer(offer, local))
+        return bytes(make_offer(local))
+
+    def _on_confirmed(self, session: CallSession, ack: Request) -> None:
+        if not session.invite.body and ack.body:
+            self.records.call_event(session, {"type": "sdp_answer", "bytes": len(ack.body)})
+
+    def _on_reinvite(self, session: CallSession, txn: ServerTransaction, request: Request) -> None:
+        assert self.ua is not None
+        now = self._now()
+        port = session.app.get("rtp_port", 0)
+        try:
+            offer = SessionDescription.parse(request.body)
+            reply = answer(offer, self._local_media(port))
+        except NotAcceptable:
+            self.ua.answer_reinvite(session, txn, 488, now)
+            return
+        except SdpError:
+            self.ua.answer_reinvite(session, txn, 400, now)
+            return
+        direction = offer.media[0].direction if offer.media else "sendrecv"
+        held = direction in ("sendonly", "inactive")
+        self.records.call_event(session, {"type": "hold" if held else "unhold"})
+        self.ua.answer_reinvite(session, txn, 200, now, body=bytes(reply))
+
+    def _on_info(self, session: CallSession, request: Request) -> None:
+        """SIP INFO DTMF (application/dtmf-relay: ``Signal=5``)."""
+        if request.content_type != "application/dtmf-relay":
+            return
+        for line in request.body.decode("utf-8", "replace").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal" and value.strip():
+                self.records.call_event(
+                    session, {"type": "dtmf", "digit": value.strip(), "source": "info"}
+                )
+
+    def _on_call_ended(self, session: CallSession) -> None:
+        timer = session.app.pop("answer_timer", None)
+        if timer is not None:
+            timer.cancel()
+        port = session.app.pop("rtp_port", None)
+        if port is not None:
+            self.ports.release(port)
+        if session.app.get("recorded"):
+            reason = session.end_reason.value if session.end_reason else "unknown"
+            self.records.call_event(session, {"type": "hangup", "reason": reason})
+            self.records.call_ended(session, time.time(), reason)
+
+    # -- registrar ----------------------------------------------------------------
+
+    async def _register(self, txn: ServerTransaction, request: Request) -> None:
+        headers: list[tuple[str, HeaderValue]] = []
+        try:
+            status, reason, headers = await self._register_decision(request)
+        except RemoteProtocolError as exc:
+            status, reason = exc.status, exc.reason
+            if isinstance(exc, IntervalTooBrief):
+                headers = [("Min-Expires", exc.min_expires)]
+        except Exception:  # e.g. the database is down: answer, don't leave the phone hanging
+            log.exception("REGISTER failed")
+            status, reason = 500, "Server Internal Error (registrar unavailable)"
+        if self.ua is None:
+            return
+        response = make_response(request, status, reason, to_tag=_tag_for(request), headers=headers)
+        self.ua.respond(txn, response, self._now())
+        self._pump()
+
+    async def _register_decision(
+        self, request: Request
+    ) -> tuple[int, str | None, list[tuple[str, HeaderValue]]]:
+        now = time.time()
+        authorization = request.headers.get("Authorization")
+        if authorization is None:
+            return 401, None, self._challenge_headers(now, stale=False)
+        try:
+            credentials = parse_credentials(str(authorization))
+        except DigestError as exc:
+            raise RemoteProtocolError(f"Bad Authorization header: {exc}") from exc
+        ha1s = {
+            algorithm: await self.directory.ha1(credentials.username, credentials.realm, algorithm)
+            for algorithm in ("MD5", "SHA-256")
+        }
+        result = self.auth.verify(
+            credentials,
+            method="REGISTER",
+            lookup_ha1=lambda _user, _realm, algorithm: ha1s.get(algorithm.removesuffix("-sess")),
+            now=now,
+        )
+        if isinstance(result, Stale):
+            return 401, None, self._challenge_headers(now, stale=True)
+        if not isinstance(result, Ok):
+            return 403, f"Forbidden ({result.reason})", []
+        aor = address_of_record(request)
+        if request.to.uri.user != result.username:
+            return 403, "Forbidden (may not register another user)", []
+        existing = await self.directory.bindings(aor)
+        decision = process_register(request, existing, now, source=request.via.received)
+        await self.directory.save_bindings(aor, decision.upserts, decision.removals)
+        return 200, None, decision.response_headers(now)
+
+    def _challenge_headers(self, now: float, *, stale: bool) -> list[tuple[str, HeaderValue]]:
+        return [("WWW-Authenticate", str(c)) for c in self.auth.challenges(now, stale=stale)]
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("SIP task failed", exc_info=task.exception())
+
+
+def _warning(exc: NotAcceptable) -> str:
+    text = getattr(exc, "warning", "") or str(exc)
+    return text if text[:3].isdigit() else f'304 hotline "{text}"'
+
+
+def _tag_for(request: Request) -> str | None:
+    from .ids import new_tag
+
+    return None if request.to.tag else new_tag()
+
+
+def _random_secret() -> bytes:
+    import secrets
+
+    return secrets.token_bytes(32)
