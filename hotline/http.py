@@ -1,0 +1,61 @@
+"""The aiohttp web server: health endpoint now; the agent desktop and APIs mount here later."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hotline import __version__
+from hotline.health import Health
+from hotline.store import Store
+
+HEALTH = web.AppKey("health", Health)
+STORE = web.AppKey("store", Store)
+
+
+def create_app(health: Health, store: Store) -> web.Application:
+    """The web application, with the process's `Health` and `Store` in typed app state."""
+    app = web.Application()
+    app[HEALTH] = health
+    app[STORE] = store
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 with a JSON summary when SIP, HTTP and the database are all up, else 503."""
+    report = await request.app[HEALTH].check()
+    return web.json_response(report.body, status=200 if report.ok else 503)
+
+
+async def index(request: web.Request) -> web.Response:
+    """A placeholder front page until the agent desktop is mounted."""
+    return web.Response(text=f"Hotline {__version__}\nHealth: /healthz\n")
+
+
+class HttpServer:
+    """Runs an app on one TCP address; `stop` finishes requests in flight, then closes."""
+
+    def __init__(self, app: web.Application, shutdown_timeout: float = 5.0) -> None:
+        # handle_signals=False: signals belong to hotline.app, which orders the whole shutdown.
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout)
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on ``host:port`` (port 0: any free port, see `port`)."""
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except BaseException:
+            await self._runner.cleanup()
+            raise
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound."""
+        address = self._runner.addresses[0]
+        port: int = address[1]
+        return port
+
+    async def stop(self) -> None:
+        """Stop listening, let requests in flight finish (bounded), release everything."""
+        await self._runner.cleanup()

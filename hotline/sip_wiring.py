@@ -1,0 +1,215 @@
+"""Backs the SIP server's storage seams with the PostgreSQL store.
+
+``media.sip.server.SipServer(settings, records, directory)`` asks for two small protocols:
+``CallRecords`` (called synchronously from its packet pump, so it must never block) and
+``Directory`` (awaited by the registrar). This module implements both over `Store` and
+bundles server + writer into one `SipService` for `hotline.app`.
+
+The SIP objects are used by attribute only (``session.call_id``, ``session.invite.from_``,
+``session.app``), so importing this module does not import ``media.sip``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from hotline.store import Binding, Store
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 10_000  # pending record writes; beyond this (database down) records are dropped
+RECORD_ID = "call_record_id"  # key in session.app holding the calls.id of the session
+
+
+def node_name() -> str:
+    """Names this process in call records: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class StoreCallRecords:
+    """The SIP server's ``CallRecords``: queues each write, one writer task applies them in order.
+
+    One FIFO writer keeps a call's writes in order (the row exists before its events are
+    appended) and keeps the SIP pump free of database waits. A failing write is logged and
+    skipped: losing a record line is better than stalling calls.
+    """
+
+    def __init__(self, store: Store, node: str | None = None) -> None:
+        self._calls = store.calls
+        self._node = node or node_name()
+        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue(QUEUE_LIMIT)
+        self.dropped = 0
+
+    def call_started(self, session: Any, at: float) -> None:
+        """A new call is ringing."""
+        self._put(lambda: self._create(session, at))
+
+    def call_answered(self, session: Any, at: float) -> None:
+        """The call was answered."""
+        self._put(lambda: self._answered(session, at))
+
+    def call_event(self, session: Any, event: dict[str, Any]) -> None:
+        """Something happened on the call; stamped now, written later."""
+        entry = {"t": datetime.now(UTC).isoformat(), **event}
+        self._put(lambda: self._event(session, entry))
+
+    def call_ended(self, session: Any, at: float, reason: str) -> None:
+        """The call is over."""
+        self._put(lambda: self._ended(session, at, reason))
+
+    async def run(self) -> None:
+        """Apply queued writes forever (cancel to stop; `drain` first to lose nothing)."""
+        while True:
+            write = await self._queue.get()
+            try:
+                await write()
+            except Exception:
+                log.exception("writing a call record failed; the call goes on")
+            finally:
+                self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued write has been applied."""
+        await self._queue.join()
+
+    def _put(self, write: Callable[[], Awaitable[None]]) -> None:
+        try:
+            self._queue.put_nowait(write)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.error("call record queue full (database down?); %d dropped", self.dropped)
+
+    async def _create(self, session: Any, at: float) -> None:
+        invite = session.invite
+        session.app[RECORD_ID] = await self._calls.create(
+            session.call_id,
+            str(invite.from_.uri),
+            str(invite.to.uri),
+            invite.from_.display,
+            _utc(at),
+            node=self._node,
+        )
+
+    async def _answered(self, session: Any, at: float) -> None:
+        if RECORD_ID in session.app:
+            await self._calls.mark_answered(session.app[RECORD_ID], _utc(at))
+
+    async def _event(self, session: Any, entry: dict[str, Any]) -> None:
+        if RECORD_ID in session.app:
+            await self._calls.append_event(session.app[RECORD_ID], entry)
+
+    async def _ended(self, session: Any, at: float, reason: str) -> None:
+        if RECORD_ID in session.app:
+            await self._calls.end(session.app[RECORD_ID], _utc(at), reason)
+
+
+class StoreDirectory:
+    """The SIP server's ``Directory``: digest HA1 values and registrar bindings.
+
+    ``make_binding`` builds the SIP layer's own binding value (``media.sip.registrar.Binding``,
+    epoch-second expiry) from keyword arguments.
+    """
+
+    def __init__(self, store: Store, make_binding: Callable[..., Any]) -> None:
+        self._store = store
+        self._make_binding = make_binding
+
+    async def ha1(self, username: str, realm: str, algorithm: str) -> str | None:
+        """The stored HA1 for ``algorithm``, or None (unknown user or algorithm)."""
+        user = await self._store.sip_users.get(username, realm)
+        if user is None:
+            return None
+        try:
+            return user.ha1(algorithm)
+        except ValueError:
+            return None
+
+    async def bindings(self, aor: str) -> list[Any]:
+        """The unexpired bindings of ``aor``."""
+        rows = await self._store.registrations.bindings(aor, datetime.now(UTC))
+        return [
+            self._make_binding(
+                aor=row.aor,
+                contact=row.contact,
+                expires_at=row.expires_at.timestamp(),
+                call_id=row.call_id,
+                cseq=row.cseq,
+                received=row.received,
+                user_agent=row.user_agent,
+            )
+            for row in rows
+        ]
+
+    async def save_bindings(
+        self, aor: str, upserts: Sequence[Any], removals: Sequence[Any]
+    ) -> None:
+        """Apply one REGISTER's outcome atomically."""
+        await self._store.registrations.save(
+            [_to_row(aor, b) for b in upserts], [_to_row(aor, b) for b in removals]
+        )
+
+
+def _to_row(aor: str, binding: Any) -> Binding:
+    return Binding(
+        aor=aor,
+        contact=binding.contact,
+        expires_at=_utc(binding.expires_at),
+        call_id=binding.call_id,
+        cseq=binding.cseq,
+        user_agent=binding.user_agent,
+        received=binding.received,
+    )
+
+
+class WiredSipService:
+    """A SIP server plus its record writer, started and stopped as one `SipService`."""
+
+    def __init__(self, server: Any, records: StoreCallRecords) -> None:
+        self.server = server
+        self.records = records
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the record writer, then the SIP server."""
+        self._writer = asyncio.create_task(self.records.run(), name="call-record-writer")
+        try:
+            await self.server.start()
+        except BaseException:
+            await self._stop_writer()
+            raise
+
+    async def stop(self) -> None:
+        """Stop the SIP server (BYE to every call), then write its last records."""
+        started = time.monotonic()
+        try:
+            await self.server.stop()
+        finally:
+            await self._stop_writer()
+        log.info("SIP stopped in %.2f s", time.monotonic() - started)
+
+    def status(self) -> dict[str, Any]:
+        """The SIP server's status."""
+        status: dict[str, Any] = self.server.status()
+        return status
+
+    async def _stop_writer(self) -> None:
+        if self._writer is None:
+            return
+        try:
+            await self.records.drain()
+        finally:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
