@@ -51,10 +51,25 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def hotline_server(sip_port: int, http_port: int, data_dir: Path) -> Iterator[int]:
-    args = [str(HOTLINE), "serve", "--sip-host", "127.0.0.1", "--sip-port", str(sip_port),
-            "--http-host", "127.0.0.1", "--http-port", str(http_port), "--data-dir", str(data_dir),
-            "--log-level", "WARNING"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(data_dir / "server.log", "w"))
+    args = [
+        str(HOTLINE),
+        "serve",
+        "--sip-host",
+        "127.0.0.1",
+        "--sip-port",
+        str(sip_port),
+        "--http-host",
+        "127.0.0.1",
+        "--http-port",
+        str(http_port),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "WARNING",
+    ]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = (data_dir / "server.log").open("w")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -68,13 +83,16 @@ def hotline_server(sip_port: int, http_port: int, data_dir: Path) -> Iterator[in
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+        log.close()
 
 
 @contextlib.contextmanager
 def sipp_uas(port: int, workdir: Path) -> Iterator[int]:
     proc = subprocess.Popen(
         ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-nostdin"],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)
     try:
@@ -84,22 +102,49 @@ def sipp_uas(port: int, workdir: Path) -> Iterator[int]:
         proc.wait(10)
 
 
-def run_uac(target_port: int, rate: int, seconds: int, workdir: Path, local_port: int) -> tuple[int, int, list[float]]:
+def run_uac(
+    target_port: int, rate: int, seconds: int, workdir: Path, local_port: int
+) -> tuple[int, int, list[float]]:
     calls = rate * seconds
     for f in workdir.glob("uac_*"):
         f.unlink()
-    cmd = ["timeout", str(seconds + 60), "sipp", "-sn", "uac", f"127.0.0.1:{target_port}",
-           "-i", "127.0.0.1", "-p", str(local_port), "-r", str(rate), "-m", str(calls),
-           "-l", str(max(1000, rate * 5)), "-nostdin", "-recv_timeout", "10s",
-           "-trace_stat", "-stf", "uac_stat.csv", "-fd", "1", "-trace_rtt", "-rtt_freq", "1",
-           "-trace_err"]
+    cmd = [
+        "timeout",
+        str(seconds + 60),
+        "sipp",
+        "-sn",
+        "uac",
+        f"127.0.0.1:{target_port}",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(local_port),
+        "-r",
+        str(rate),
+        "-m",
+        str(calls),
+        "-l",
+        str(max(1000, rate * 5)),
+        "-nostdin",
+        "-recv_timeout",
+        "10s",
+        "-trace_stat",
+        "-stf",
+        "uac_stat.csv",
+        "-fd",
+        "1",
+        "-trace_rtt",
+        "-rtt_freq",
+        "1",
+        "-trace_err",
+    ]
     subprocess.run(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rows = list(csv.reader(open(workdir / "uac_stat.csv"), delimiter=";"))
+    rows = list(csv.reader((workdir / "uac_stat.csv").open(), delimiter=";"))
     last = dict(zip(rows[0], rows[-1], strict=False))
     ok, failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
     rtts: list[float] = []
     for path in workdir.glob("uac_*_rtt.csv"):
-        for row in list(csv.reader(open(path), delimiter=";"))[1:]:
+        for row in list(csv.reader(path.open(), delimiter=";"))[1:]:
             with contextlib.suppress(ValueError, IndexError):
                 rtts.append(float(row[2]))
     return ok, failed, rtts
@@ -112,7 +157,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(target: str, pid: int, port: int, rate: int, seconds: int, workdir: Path, local_port: int) -> Step:
+def measure(
+    target: str, pid: int, port: int, rate: int, seconds: int, workdir: Path, local_port: int
+) -> Step:
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     ok, failed, rtts = run_uac(port, rate, seconds, workdir, local_port)
     cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
@@ -120,7 +167,9 @@ def measure(target: str, pid: int, port: int, rate: int, seconds: int, workdir: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rates", default="100,200,300,400,500", help="comma-separated calls/s")
     parser.add_argument("--seconds", type=int, default=20, help="duration of each step")
     parser.add_argument("--port", type=int, default=25060)
@@ -131,24 +180,40 @@ def main() -> None:
         work = Path(tmp)
         with hotline_server(args.port, args.port + 1, work / "data") as pid:
             for rate in rates:
-                steps.append(measure("hotline", pid, args.port, rate, args.seconds, work, args.port + 10))
+                steps.append(
+                    measure("hotline", pid, args.port, rate, args.seconds, work, args.port + 10)
+                )
                 print_step(steps[-1], flush=True)
         with sipp_uas(args.port + 20, work) as pid:
             for rate in rates:
-                steps.append(measure("sipp uas", pid, args.port + 20, rate, args.seconds, work, args.port + 30))
+                steps.append(
+                    measure(
+                        "sipp uas", pid, args.port + 20, rate, args.seconds, work, args.port + 30
+                    )
+                )
                 print_step(steps[-1], flush=True)
     print()
-    print(f"{'target':<10} {'rate':>6} {'ok':>7} {'failed':>7} {'p50 ms':>8} {'p99 ms':>8} {'cpu %':>6}")
+    header = ("target", "rate", "ok", "failed", "p50 ms", "p99 ms", "cpu %")
+    print("{:<10} {:>6} {:>7} {:>7} {:>8} {:>8} {:>6}".format(*header))
     for s in steps:
-        print(f"{s.target:<10} {s.rate:>6} {s.ok:>7} {s.failed:>7} {s.p50_ms:>8.2f} {s.p99_ms:>8.2f} {s.cpu_pct:>6.1f}")
+        row = (s.target, s.rate, s.ok, s.failed, s.p50_ms, s.p99_ms, s.cpu_pct)
+        print("{:<10} {:>6} {:>7} {:>7} {:>8.2f} {:>8.2f} {:>6.1f}".format(*row))
     for target in ("hotline", "sipp uas"):
-        clean = [s.rate for s in steps if s.target == target and s.failed == 0 and s.ok == s.rate * args.seconds]
+        clean = [
+            s.rate
+            for s in steps
+            if s.target == target and s.failed == 0 and s.ok == s.rate * args.seconds
+        ]
         print(f"{target}: highest rate with 0 failed calls: {max(clean, default=0)} calls/s")
 
 
 def print_step(step: Step, flush: bool = False) -> None:
-    print(f"  {step.target} @ {step.rate}/s: ok={step.ok} failed={step.failed} "
-          f"p50={step.p50_ms:.2f}ms p99={step.p99_ms:.2f}ms cpu={step.cpu_pct:.0f}%", file=sys.stderr, flush=flush)
+    print(
+        f"  {step.target} @ {step.rate}/s: ok={step.ok} failed={step.failed} "
+        f"p50={step.p50_ms:.2f}ms p99={step.p99_ms:.2f}ms cpu={step.cpu_pct:.0f}%",
+        file=sys.stderr,
+        flush=flush,
+    )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,13 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     option("--data-dir", "data_dir", "data directory [./var]", "DIR")
     option("--database-url", "database_url", "PostgreSQL URL [embedded server]", "URL")
     option("--log-level", "log_level", "DEBUG, INFO, WARNING or ERROR [INFO]", "LEVEL")
+    option("--answer-delay", "answer_delay", "seconds a call rings before the answer [0]", "SECS")
+    option(
+        "--digest-algorithms",
+        "digest_algorithms",
+        "digest algorithms for phones, preferred first [SHA-256,MD5]",
+        "LIST",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",

@@ -40,6 +40,10 @@ class Config:
     database_url: str | None = None
     demo: bool = False
     log_level: str = "INFO"
+    #: seconds a call rings (180) before the answer; 0 answers at once
+    answer_delay: float = 0.0
+    #: digest algorithms offered to phones, most preferred first (RFC 8760 §2.4)
+    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
 def parse_port(text: str) -> int:
@@ -92,6 +96,30 @@ def _parse_int(text: str) -> int:
     return int(stripped)
 
 
+def parse_seconds(text: str) -> float:
+    """A non-negative number of seconds, e.g. ``0``, ``1.5``."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value <= 60:
+        raise ValueError(f"expected 0 to 60 seconds, got {text!r}")
+    return value
+
+
+_DIGEST_ALGORITHMS = ("SHA-256", "MD5", "SHA-256-sess", "MD5-sess")
+
+
+def parse_digest_algorithms(text: str) -> tuple[str, ...]:
+    """A comma-separated list of digest algorithms, e.g. ``SHA-256,MD5``."""
+    known = {a.lower(): a for a in _DIGEST_ALGORITHMS}
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n.lower() not in known]
+    if not names or unknown:
+        raise ValueError(f"expected some of {', '.join(_DIGEST_ALGORITHMS)}, got {text!r}")
+    return tuple(known[n.lower()] for n in names)
+
+
 def _parse_str(text: str) -> str:
     return text.strip()
 
@@ -112,6 +140,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _parse_url,
     "demo": parse_bool,
     "log_level": parse_log_level,
+    "answer_delay": parse_seconds,
+    "digest_algorithms": parse_digest_algorithms,
 }
 
 

@@ -56,6 +56,8 @@ def load_sip_service(config: Config, store: Store) -> SipService | None:
         port=config.sip_port,
         advertised_host=advertised_host(config.sip_host),
         rtp_ports=config.rtp_ports,
+        answer_delay=config.answer_delay,
+        digest_algorithms=config.digest_algorithms,
     )
     records = StoreCallRecords(store)
     directory = StoreDirectory(store, registrar.Binding)

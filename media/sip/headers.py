@@ -71,7 +71,7 @@ class Via:
     def rport(self) -> int | None:
         """The ``rport`` value filled in by a server (RFC 3581), else None."""
         value = self.params.get("rport")
-        return int(value) if value else None
+        return int(value) if value and value.isdigit() and len(value) <= 5 else None
 
     @property
     def wants_rport(self) -> bool:
@@ -115,7 +115,7 @@ class NameAddr:
     @property
     def expires(self) -> int | None:
         value = self.params.get("expires")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and value.isdigit() and len(value) <= 10 else None
 
     def with_tag(self, tag: str) -> NameAddr:
         return replace(self, params={**self.params, "tag": tag})

@@ -92,8 +92,13 @@ def process_register(
                 del by_contact[key]
             continue
         binding = Binding(
-            aor, key, now + expires, request.call_id, request.cseq.number,
-            source, _user_agent(request),
+            aor,
+            key,
+            now + expires,
+            request.call_id,
+            request.cseq.number,
+            source,
+            _user_agent(request),
         )
         decision.upserts.append(binding)
         by_contact[key] = binding

@@ -24,7 +24,15 @@ from .errors import RemoteProtocolError
 from .headers import HeaderValue
 from .message import Message, Request, make_response
 from .registrar import Binding, IntervalTooBrief, address_of_record, process_register
-from .sdp import LocalMedia, NotAcceptable, SdpError, SessionDescription, answer, make_offer
+from .sdp import (
+    LocalMedia,
+    NotAcceptable,
+    SdpError,
+    SessionDescription,
+    answer,
+    make_offer,
+    negotiated_from_offer,
+)
 from .session import CallSession, EndReason
 from .transaction import ServerTransaction, Target, TransactionLayer
 from .transport import SipTransport
@@ -44,6 +52,9 @@ class SipSettings:
     #: seconds of ringing before the answer (0: answer at once); a short ring
     #: gives slow peers' CANCEL a chance and later the CRM look-up a head start
     answer_delay: float = 0.0
+    #: offered in this order; RFC 8760 wants SHA-256 first, but some phones (and
+    #: SIPp) answer only the first challenge and know only MD5
+    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
 class CallRecords(Protocol):
@@ -73,7 +84,11 @@ class SipServer:
         self.records = records
         self.directory = directory
         self.ports = ports.PortPool(*settings.rtp_ports)
-        self.auth = DigestAuthenticator(settings.realm, settings.nonce_secret or _random_secret())
+        self.auth = DigestAuthenticator(
+            settings.realm,
+            settings.nonce_secret or _random_secret(),
+            algorithms=settings.digest_algorithms,
+        )
         self.transport = SipTransport(self._on_message)
         self.ua: UserAgent | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -193,7 +208,7 @@ class SipServer:
             body = self._answer_sdp(session, port)
         except NotAcceptable as exc:
             self.ports.release(port)
-            self.ua.reject(session, 488, now, headers=[("Warning", _warning(exc))])
+            self.ua.reject(session, 488, now, headers=[("Warning", exc.warning)])
             return
         except SdpError as exc:
             self.ports.release(port)
@@ -250,8 +265,8 @@ class SipServer:
         except SdpError:
             self.ua.answer_reinvite(session, txn, 400, now)
             return
-        direction = offer.media[0].direction if offer.media else "sendrecv"
-        held = direction in ("sendonly", "inactive")
+        negotiated = negotiated_from_offer(offer, reply)
+        held = negotiated.on_hold
         self.records.call_event(session, {"type": "hold" if held else "unhold"})
         self.ua.answer_reinvite(session, txn, 200, now, body=bytes(reply))
 
@@ -342,11 +357,6 @@ class SipServer:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("SIP task failed", exc_info=task.exception())
-
-
-def _warning(exc: NotAcceptable) -> str:
-    text = getattr(exc, "warning", "") or str(exc)
-    return text if text[:3].isdigit() else f'304 hotline "{text}"'
 
 
 def _tag_for(request: Request) -> str | None:

@@ -15,8 +15,17 @@ from .errors import RemoteProtocolError
 from .ids import new_tag
 
 _HEADER_LINE = re.compile(rb"^([A-Za-z][A-Za-z0-9.!%*_+`'~-]*)[ \t]*:(.*)$")
-_NEEDED = {b"via": b"Via", b"v": b"Via", b"from": b"From", b"f": b"From", b"to": b"To",
-           b"t": b"To", b"call-id": b"Call-ID", b"i": b"Call-ID", b"cseq": b"CSeq"}
+_NEEDED = {
+    b"via": b"Via",
+    b"v": b"Via",
+    b"from": b"From",
+    b"f": b"From",
+    b"to": b"To",
+    b"t": b"To",
+    b"call-id": b"Call-ID",
+    b"i": b"Call-ID",
+    b"cseq": b"CSeq",
+}
 _REQUIRED = (b"Via", b"From", b"To", b"Call-ID", b"CSeq")
 
 

@@ -78,10 +78,11 @@ class TcpConnection(asyncio.Protocol):
             try:
                 message = self.parser.next_message()
             except RemoteProtocolError as exc:
-                # Framing is lost: answer if we can, then the stream is unusable.
                 self.owner.refuse(self.parser.failed_data(), exc, source)
-                self.close()
-                return
+                if self.parser.broken:  # framing is lost: the stream is unusable
+                    self.close()
+                    return
+                continue
             if message is None:
                 break
             self.owner.deliver(message, source)

@@ -211,7 +211,7 @@ class UserAgent:
             self._on_response(event.transaction, event.response, now)
         elif isinstance(event, tev.StrayResponse):
             self._on_stray_response(event.response)
-        elif isinstance(event, tev.TransactionTimedOut):
+        elif isinstance(event, tev.TransactionTimedOut | tev.TransportFailed):
             self._on_timeout(event.transaction, now)
         elif isinstance(event, tev.TransactionTerminated):
             self._forget_transaction(event.transaction)
@@ -385,7 +385,7 @@ class UserAgent:
             self._send_2xx_ack(session, response)
 
     def _on_timeout(self, txn: ClientTransaction | ServerTransaction, now: float) -> None:
-        session = self._by_client.get(txn)  # type: ignore[arg-type]
+        session = self._by_client.get(txn) if isinstance(txn, ClientTransaction) else None
         if session is None:
             return
         if txn is session.bye:
@@ -396,8 +396,10 @@ class UserAgent:
             self.hangup(session, now)
 
     def _forget_transaction(self, txn: ClientTransaction | ServerTransaction) -> None:
-        self._by_client.pop(txn, None)  # type: ignore[call-overload]
-        self._by_invite.pop(txn, None)  # type: ignore[call-overload]
+        if isinstance(txn, ClientTransaction):
+            self._by_client.pop(txn, None)
+        else:
+            self._by_invite.pop(txn, None)
 
     # -- session timers -------------------------------------------------------------
 
@@ -475,7 +477,12 @@ class UserAgent:
         if body:
             extra.append(("Content-Type", content_type))
         response = make_response(
-            session.invite, status, reason, to_tag=session.dialog.local_tag, headers=extra, body=body
+            session.invite,
+            status,
+            reason,
+            to_tag=session.dialog.local_tag,
+            headers=extra,
+            body=body,
         )
         if status >= 200:
             session.final_response = response
@@ -492,7 +499,9 @@ class UserAgent:
             session.app["_last_reinvite_body"] = body
         return request
 
-    def _send_request(self, session: CallSession, request: Request, now: float) -> ClientTransaction:
+    def _send_request(
+        self, session: CallSession, request: Request, now: float
+    ) -> ClientTransaction:
         txn = self.transactions.send_request(request, self._target(session), now)
         self._by_client[txn] = session
         return txn
