@@ -146,7 +146,7 @@ def run_uac(
     for path in workdir.glob("uac_*_rtt.csv"):
         for row in list(csv.reader(path.open(), delimiter=";"))[1:]:
             with contextlib.suppress(ValueError, IndexError):
-                rtts.append(float(row[2]))
+                rtts.append(float(row[1]))  # Date_ms;response_time_ms;rtd_no
     return ok, failed, rtts
 
 

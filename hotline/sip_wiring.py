@@ -16,16 +16,16 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from hotline.store import Binding, Store
+from hotline.store.call_log import CallLog
 
 log = logging.getLogger(__name__)
 
-QUEUE_LIMIT = 10_000  # pending record writes; beyond this (database down) records are dropped
-RECORD_ID = "call_record_id"  # key in session.app holding the calls.id of the session
+RECORD_ID = "call_record"  # key in session.app holding the session's CallHandle
 
 
 def node_name() -> str:
@@ -38,81 +38,48 @@ def _utc(epoch: float) -> datetime:
 
 
 class StoreCallRecords:
-    """The SIP server's ``CallRecords``: queues each write, one writer task applies them in order.
+    """The SIP server's ``CallRecords`` over a write-behind `CallLog`.
 
-    One FIFO writer keeps a call's writes in order (the row exists before its events are
-    appended) and keeps the SIP pump free of database waits. A failing write is logged and
-    skipped: losing a record line is better than stalling calls.
+    Each session keeps its `CallHandle` in ``session.app[RECORD_ID]``; the
+    handle's ``id`` is the ``calls.id`` once the first batch is written.
     """
 
     def __init__(self, store: Store, node: str | None = None) -> None:
-        self._calls = store.calls
-        self._node = node or node_name()
-        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue(QUEUE_LIMIT)
-        self.dropped = 0
+        self.log = CallLog(store.pool, node or node_name())
 
     def call_started(self, session: Any, at: float) -> None:
         """A new call is ringing."""
-        self._put(lambda: self._create(session, at))
-
-    def call_answered(self, session: Any, at: float) -> None:
-        """The call was answered."""
-        self._put(lambda: self._answered(session, at))
-
-    def call_event(self, session: Any, event: dict[str, Any]) -> None:
-        """Something happened on the call; stamped now, written later."""
-        entry = {"t": datetime.now(UTC).isoformat(), **event}
-        self._put(lambda: self._event(session, entry))
-
-    def call_ended(self, session: Any, at: float, reason: str) -> None:
-        """The call is over."""
-        self._put(lambda: self._ended(session, at, reason))
-
-    async def run(self) -> None:
-        """Apply queued writes forever (cancel to stop; `drain` first to lose nothing)."""
-        while True:
-            write = await self._queue.get()
-            try:
-                await write()
-            except Exception:
-                log.exception("writing a call record failed; the call goes on")
-            finally:
-                self._queue.task_done()
-
-    async def drain(self) -> None:
-        """Wait until every queued write has been applied."""
-        await self._queue.join()
-
-    def _put(self, write: Callable[[], Awaitable[None]]) -> None:
-        try:
-            self._queue.put_nowait(write)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped % 1000 == 1:
-                log.error("call record queue full (database down?); %d dropped", self.dropped)
-
-    async def _create(self, session: Any, at: float) -> None:
         invite = session.invite
-        session.app[RECORD_ID] = await self._calls.create(
+        session.app[RECORD_ID] = self.log.start(
             session.call_id,
             str(invite.from_.uri),
             str(invite.to.uri),
             invite.from_.display,
             _utc(at),
-            node=self._node,
         )
 
-    async def _answered(self, session: Any, at: float) -> None:
+    def call_answered(self, session: Any, at: float) -> None:
+        """The call was answered."""
         if RECORD_ID in session.app:
-            await self._calls.mark_answered(session.app[RECORD_ID], _utc(at))
+            self.log.answered(session.app[RECORD_ID], _utc(at))
 
-    async def _event(self, session: Any, entry: dict[str, Any]) -> None:
+    def call_event(self, session: Any, event: dict[str, Any]) -> None:
+        """Something happened on the call; stamped now, written soon."""
         if RECORD_ID in session.app:
-            await self._calls.append_event(session.app[RECORD_ID], entry)
+            self.log.event(session.app[RECORD_ID], event)
 
-    async def _ended(self, session: Any, at: float, reason: str) -> None:
+    def call_ended(self, session: Any, at: float, reason: str) -> None:
+        """The call is over."""
         if RECORD_ID in session.app:
-            await self._calls.end(session.app[RECORD_ID], _utc(at), reason)
+            self.log.ended(session.app[RECORD_ID], _utc(at), reason)
+
+    async def run(self) -> None:
+        """The writer task: apply queued writes until cancelled."""
+        await self.log.run()
+
+    async def drain(self) -> None:
+        """Wait until every queued write is in the database."""
+        await self.log.drain()
 
 
 class StoreDirectory:

@@ -53,7 +53,7 @@ async def test_call_records_are_written_in_order(store: Store) -> None:
     await asyncio.wait_for(records.drain(), 5)
     writer.cancel()
 
-    record = await store.calls.get(call.app[RECORD_ID])
+    record = await store.calls.get(call.app[RECORD_ID].id)
     assert record is not None
     assert (record.call_id, record.from_uri, record.from_display) == (
         "c1@x",
@@ -65,19 +65,22 @@ async def test_call_records_are_written_in_order(store: Store) -> None:
     assert [e["type"] for e in record.events] == ["dtmf", "hangup"]
 
 
-async def test_failed_write_does_not_stop_the_writer(store: Store) -> None:
+async def test_refused_record_does_not_hold_back_others(store: Store) -> None:
+    """PostgreSQL refuses text with NUL bytes: only that call's writes are dropped."""
     records = StoreCallRecords(store)
     writer = asyncio.create_task(records.run())
     broken = session("c2@x")
-    broken.invite = SimpleNamespace()  # no From: the write raises
+    broken.invite.from_.display = "nul\x00byte"
     records.call_started(broken, time.time())
-    records.call_event(broken, {"type": "dtmf"})  # no record id: skipped
+    records.call_event(broken, {"type": "dtmf", "digit": "1"})
     good = session("c3@x")
     records.call_started(good, time.time())
+    records.call_event(good, {"type": "dtmf", "digit": "2"})
     await asyncio.wait_for(records.drain(), 5)
     writer.cancel()
-    assert RECORD_ID not in broken.app
-    assert [r.call_id for r in await store.calls.recent()] == ["c3@x"]
+    assert broken.app[RECORD_ID].id is None
+    [record] = await store.calls.recent()
+    assert (record.call_id, [e["digit"] for e in record.events]) == ("c3@x", ["2"])
 
 
 async def test_directory(store: Store) -> None:
@@ -125,5 +128,5 @@ async def test_wired_service_writes_last_records_before_stopping(store: Store) -
     await service.start()
     assert service.status() == {"listening": True}
     await service.stop()
-    record = await store.calls.get(server.call.app[RECORD_ID])
+    record = await store.calls.get(server.call.app[RECORD_ID].id)
     assert record is not None and record.end_reason == "shutdown"
