@@ -10,6 +10,7 @@ reuses the connection a peer opened to us (connection reuse), or opens one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -199,6 +200,7 @@ class SipTransport:
             await self._server.wait_closed()
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

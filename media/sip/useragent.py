@@ -171,6 +171,7 @@ class UserAgent:
     ) -> None:
         """Answer a re-INVITE the application has looked at (2xx with SDP, or 488)."""
         session.reinvite_in = None
+        self._by_invite.pop(transaction, None)
         headers: list[tuple[str, HeaderValue]] = [("Contact", self._contact(session))]
         if body:
             headers.append(("Content-Type", "application/sdp"))
@@ -407,16 +408,25 @@ class UserAgent:
         heapq.heappush(self._timers, (when, next(self._seq), kind, session))
 
     def _start_2xx_retransmit(self, session: CallSession, response: Response, now: float) -> None:
+        """§13.3.1.4: resend the 2xx at T1, 2*T1, ... T2 until the ACK; give up at 64*T1.
+
+        Over UDP the retransmission chain also watches the deadline, so only one
+        timer entry per call is alive at a time (a parked entry keeps its whole
+        call reachable, which the garbage collector then has to walk).
+        """
         session.ack_deadline = now + 64 * self.t1
-        self._schedule(session.ack_deadline, "ack_timeout", session)
-        if not session.source.reliable:
+        if session.source.reliable:
+            session.retransmit = (response, float("inf"), self.t1)
+            self._schedule(session.ack_deadline, "retransmit", session)
+        else:
             session.retransmit = (response, now + self.t1, self.t1)
             self._schedule(now + self.t1, "retransmit", session)
-        else:
-            session.retransmit = (response, float("inf"), self.t1)
 
     def _on_retransmit(self, session: CallSession, now: float) -> None:
-        if session.retransmit is None:
+        if session.retransmit is None or session.ack_deadline is None:
+            return
+        if now >= session.ack_deadline:
+            self._on_ack_timeout(session, now)
             return
         response, due, interval = session.retransmit
         if due > now:
@@ -424,11 +434,9 @@ class UserAgent:
         self._outbox.append((response, session.source))
         interval = min(2 * interval, self.t2)
         session.retransmit = (response, now + interval, interval)
-        self._schedule(now + interval, "retransmit", session)
+        self._schedule(min(now + interval, session.ack_deadline), "retransmit", session)
 
     def _on_ack_timeout(self, session: CallSession, now: float) -> None:
-        if session.retransmit is None or session.ack_deadline is None or session.ack_deadline > now:
-            return
         session.retransmit = None
         session.ack_deadline = None
         if session.state is SessionState.ANSWERED:  # §13.3.1.4: no ACK, end with a BYE
@@ -486,6 +494,7 @@ class UserAgent:
         )
         if status >= 200:
             session.final_response = response
+            self._by_invite.pop(session.transaction, None)  # no CANCEL can apply any more
         self.transactions.send_response(session.transaction, response, now)
         return response
 
