@@ -8,7 +8,7 @@ requests (§12.2.1.1) and checks incoming ones (§12.2.2); it never sends.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import RemoteProtocolError
 from .headers import CSeq, Headers, NameAddr, Via
@@ -67,7 +67,7 @@ class Dialog:
 
     @classmethod
     def from_uac(cls, request: Request, response: Response) -> Dialog:
-        """The dialog a UAC builds from a response with a To tag (§12.1.2)."""
+        """The dialog a UAC builds from a 1xx (early) or 2xx with a To tag (§12.1.2)."""
         contact = response.contacts[0].uri if response.contacts else request.uri
         return cls(
             call_id=request.call_id,
@@ -78,14 +78,16 @@ class Dialog:
             remote_target=contact,
             route_set=list(reversed(response.record_routes)),
             local_cseq=request.cseq.number,
-            state=DialogState.CONFIRMED if response.status < 300 else DialogState.EARLY,
+            state=DialogState.CONFIRMED if response.status >= 200 else DialogState.EARLY,
         )
 
     def check_request(self, request: Request) -> None:
         """Apply §12.2.2 to an in-dialog request before it is acted on.
 
-        A CSeq lower than the last one is out of order: 500 (§12.2.2).  ACK and
-        CANCEL reuse their INVITE's number and are not checked here.
+        A CSeq lower than the last one is out of order: 500 (§12.2.2).  An equal
+        one, which §12.2.2 leaves undefined, is refused the same way: a request
+        that reuses a number is a late copy, not a new request.  ACK and CANCEL
+        reuse their INVITE's number and are not checked here.
         """
         if request.method in ("ACK", "CANCEL"):
             return
@@ -106,7 +108,8 @@ class Dialog:
 
         With a loose-routing first route (``lr``) the Request-URI is the remote
         target and the route set becomes Route headers; with a strict router
-        the first route becomes the Request-URI and the remote target goes last.
+        the first route becomes the Request-URI, less what a Request-URI may not
+        carry (``method``, headers: §19.1.1), and the remote target goes last.
         """
         if cseq is None:
             self.local_cseq += 1
@@ -129,4 +132,4 @@ class Dialog:
         if "lr" in first.uri.params:
             return self.remote_target, list(self.route_set)
         strict = [*self.route_set[1:], NameAddr(self.remote_target)]
-        return first.uri.without_params("method", "maddr", "ttl", "transport", "lr"), strict
+        return replace(first.uri.without_params("method"), headers={}), strict

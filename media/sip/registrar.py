@@ -76,20 +76,26 @@ def process_register(
     decision = RegisterDecision()
     if any(isinstance(c, ContactStar) for c in contacts):
         _check_star(contacts, header_expires)
-        decision.removals = [b for b in existing if _may_replace(b, request)]
-        decision.current = [b for b in existing if b not in decision.removals]
+        if not all(_may_replace(b, request) for b in existing):  # step 6: abort
+            raise RemoteProtocolError("CSeq out of order for a binding", 500)
+        decision.removals = list(existing)
         return decision
-    by_contact = {b.contact: b for b in existing}
+    before = {b.contact: b for b in existing}
+    current = dict(before)
+    seen: set[str] = set()
     for contact in cast(list[NameAddr], contacts):
         expires = _expires_for(contact, header_expires, min_expires, max_expires)
-        key = str(contact.uri)
-        old = by_contact.get(key)
-        if old is not None and not _may_replace(old, request):
+        key = _binding_key(current, contact.uri)
+        old = before.get(key)
+        if old is not None and key not in seen and not _may_replace(old, request):
             raise RemoteProtocolError("CSeq out of order for this binding", 500)
+        seen.add(key)  # a contact listed twice: the later entry wins
+        decision.upserts = [b for b in decision.upserts if b.contact != key]
+        decision.removals = [b for b in decision.removals if b.contact != key]
         if expires == 0:
+            current.pop(key, None)
             if old is not None:
                 decision.removals.append(old)
-                del by_contact[key]
             continue
         binding = Binding(
             aor,
@@ -101,9 +107,24 @@ def process_register(
             _user_agent(request),
         )
         decision.upserts.append(binding)
-        by_contact[key] = binding
-    decision.current = [replace(b) for b in by_contact.values() if b.expires_at > now]
+        current[key] = binding
+    decision.current = [replace(b) for b in current.values() if b.expires_at > now]
     return decision
+
+
+def _binding_key(bindings: dict[str, Binding], uri: SipUri) -> str:
+    """The stored contact ``uri`` matches by §19.1.4 URI equality (step 7), else its text."""
+    text = str(uri)
+    if text in bindings:
+        return text
+    return next((key for key in bindings if _same_uri(key, uri)), text)
+
+
+def _same_uri(text: str, uri: SipUri) -> bool:
+    try:
+        return SipUri.parse(text) == uri
+    except RemoteProtocolError:
+        return False
 
 
 def _expires_header(request: Request) -> int | None:

@@ -51,6 +51,7 @@ TRANSITIONS: dict[SessionState, dict[str, SessionState]] = {
         "answer": SessionState.ANSWERED,
         "reject": SessionState.ENDED,
         "cancel": SessionState.ENDED,
+        "bye_received": SessionState.ENDED,  # §15: a caller may BYE an early dialog
     },
     SessionState.ANSWERED: {
         "ack": SessionState.CONFIRMED,
@@ -60,8 +61,11 @@ TRANSITIONS: dict[SessionState, dict[str, SessionState]] = {
     },
     SessionState.CONFIRMED: {
         "bye_received": SessionState.ENDED,
+        "ack_timeout": SessionState.ENDING,  # a re-INVITE's 2xx never ACKed (§13.3.1.4)
         "hangup": SessionState.ENDING,
     },
+    # Ending: our BYE is out, or (hangup before the ACK) waits for the ACK or its
+    # timeout, since the callee must not BYE before either (§15).
     SessionState.ENDING: {
         "bye_done": SessionState.ENDED,
         "bye_received": SessionState.ENDED,
@@ -86,6 +90,8 @@ class CallSession:
     final_response: Response | None = None
     #: 2xx retransmission (§13.3.1.4): the response, next send time and interval
     retransmit: tuple[Response, float, float] | None = None
+    #: where that 2xx went (its transaction's response target, §18.2.2)
+    retransmit_to: Target | None = None
     ack_deadline: float | None = None
     #: an INVITE transaction in progress inside the dialog (glare, §14.1/§14.2)
     reinvite_in: ServerTransaction | None = None

@@ -31,6 +31,14 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
 SUPPORTED: frozenset[str] = frozenset()  # no extensions yet: any Require gets 420 (§8.2.2.3)
 
 
+class BadExtension(RemoteProtocolError):
+    """420: the request requires extensions we lack; the reply lists them (§8.2.2.3)."""
+
+    def __init__(self, unsupported: Iterable[str]) -> None:
+        self.unsupported = sorted(unsupported)
+        super().__init__(f"Bad Extension: {', '.join(self.unsupported)}", 420)
+
+
 @dataclass(frozen=True, slots=True)
 class LocalIdentity:
     """How we name ourselves in Contact, Via and Server headers."""
@@ -129,7 +137,7 @@ class UserAgent:
         response = self._send_final_or_provisional(
             session, 200, now, body=body, content_type=content_type
         )
-        self._start_2xx_retransmit(session, response, now)
+        self._start_2xx_retransmit(session, response, session.transaction.target, now)
 
     def reject(
         self,
@@ -140,20 +148,28 @@ class UserAgent:
         headers: Iterable[tuple[str, HeaderValue]] = (),
     ) -> None:
         """Answer the INVITE with a 3xx-6xx final response; the call ends."""
+        if not 300 <= status <= 699:
+            raise LocalProtocolError(f"reject needs a 3xx-6xx status, not {status}")
         session.move("reject")
         self._send_final_or_provisional(session, status, now, reason=reason, headers=headers)
         self._end(session, EndReason.REJECTED, now)
 
     def hangup(self, session: CallSession, now: float, status: int = 480) -> None:
-        """End the call from our side: BYE once answered, else a final ``status``."""
+        """End the call from our side: BYE once answered, else a final ``status``.
+
+        Before the caller's ACK the BYE waits for it, or for its timeout (§15);
+        an ``end_reason`` already set (e.g. shutdown) is kept.
+        """
         if session.state in (SessionState.INCOMING, SessionState.EARLY):
             self.reject(session, status, now)
         elif session.can("hangup"):
+            awaiting_ack = session.state is SessionState.ANSWERED
             session.move("hangup")
-            session.end_reason = EndReason.LOCAL_BYE
-            session.retransmit = None
-            bye = self._in_dialog_request(session, "BYE")
-            session.bye = self._send_request(session, bye, now)
+            session.end_reason = session.end_reason or EndReason.LOCAL_BYE
+            if not awaiting_ack:
+                session.retransmit = None
+                session.ack_deadline = None
+                self._send_bye(session, now)
 
     def respond(self, transaction: ServerTransaction, response: Response, now: float) -> None:
         """Send a response the application built (e.g. to a REGISTER)."""
@@ -169,7 +185,12 @@ class UserAgent:
         now: float,
         body: bytes = b"",
     ) -> None:
-        """Answer a re-INVITE the application has looked at (2xx with SDP, or 488)."""
+        """Answer a re-INVITE the application has looked at (2xx with SDP, or 488).
+
+        A re-INVITE already answered (cancelled, or its call ended) is left alone.
+        """
+        if transaction.has_final_response:
+            return
         session.reinvite_in = None
         self._by_invite.pop(transaction, None)
         headers: list[tuple[str, HeaderValue]] = [("Contact", self._contact(session))]
@@ -179,7 +200,7 @@ class UserAgent:
         response = make_response(request, status, headers=headers, body=body)
         self.transactions.send_response(transaction, response, now)
         if status < 300:
-            self._start_2xx_retransmit(session, response, now)
+            self._start_2xx_retransmit(session, response, transaction.target, now)
 
     def reinvite(self, session: CallSession, body: bytes, now: float) -> None:
         """Send a re-INVITE (hold/unhold) with SDP ``body``."""
@@ -219,7 +240,12 @@ class UserAgent:
 
     def _reply_error(self, event: tev.Event, exc: RemoteProtocolError, now: float) -> None:
         if isinstance(event, tev.RequestReceived) and event.request.method != "ACK":
-            response = make_response(event.request, exc.status, exc.reason, to_tag=new_tag())
+            headers: list[tuple[str, HeaderValue]] = []
+            if isinstance(exc, BadExtension):
+                headers.append(("Unsupported", ", ".join(exc.unsupported)))
+            response = make_response(
+                event.request, exc.status, exc.reason, to_tag=new_tag(), headers=headers
+            )
             self.transactions.send_response(event.transaction, response, now)
 
     # -- requests ---------------------------------------------------------------
@@ -251,14 +277,16 @@ class UserAgent:
         }
         unsupported = required - SUPPORTED
         if unsupported:
-            raise RemoteProtocolError(f"Bad Extension: {', '.join(sorted(unsupported))}", 420)
+            raise BadExtension(unsupported)
 
     def _on_invite(self, txn: ServerTransaction, request: Request, now: float) -> None:
         key = (request.call_id, request.from_.tag or "", request.cseq.number)
         known = self._by_invite_key.get(key)
-        if known is not None:  # a retransmission after the transaction ended (RFC 6026)
-            if known.final_response is not None:
-                self._outbox.append((known.final_response, known.source))
+        if known is not None:  # a copy arriving after its transaction ended (RFC 6026)
+            if known.final_response is not None:  # answer it on its new transaction
+                self.transactions.send_response(txn, known.final_response, now)
+            else:  # its transaction failed unanswered: a merged request (§8.2.2.2)
+                self._send(txn, request, 482, now)
             return
         if not self.accepting:
             self._send(txn, request, 503, now, headers=[("Retry-After", "5")])
@@ -290,6 +318,8 @@ class UserAgent:
         self, session: CallSession, txn: ServerTransaction, request: Request, now: float
     ) -> None:
         self._send(txn, request, 200, now)
+        if session.state is SessionState.EARLY:  # §15.1.2: the INVITE still gets an answer
+            self._send_final_or_provisional(session, 487, now)
         if session.can("bye_received"):
             session.move("bye_received")
             self._end(session, EndReason.REMOTE_BYE, now)
@@ -338,6 +368,8 @@ class UserAgent:
         if session.state is SessionState.ANSWERED:
             session.move("ack")
             self._events.append(ev.CallConfirmed(session, ack))
+        elif session.state is SessionState.ENDING and session.bye is None:
+            self._send_bye(session, now)  # the hangup that waited for this ACK (§15)
 
     def _on_cancel(self, txn: ServerTransaction, now: float) -> None:
         session = self._by_invite.get(txn)
@@ -360,9 +392,11 @@ class UserAgent:
         if txn is session.bye:
             self._bye_done(session, now)
         elif txn is session.reinvite_out:
-            self._on_reinvite_response(session, response, now)
+            self._on_reinvite_response(session, txn, response, now)
 
-    def _on_reinvite_response(self, session: CallSession, response: Response, now: float) -> None:
+    def _on_reinvite_response(
+        self, session: CallSession, txn: ClientTransaction, response: Response, now: float
+    ) -> None:
         session.reinvite_out = None
         if response.status < 300:
             session.dialog.refresh_target(response)
@@ -370,8 +404,7 @@ class UserAgent:
         elif response.status == 491:
             # §14.1: we do not own the Call-ID (the caller chose it): retry in 0-2 s
             retry_at = now + random.uniform(0.0, 2.0)
-            request = session.app.get("_last_reinvite_body", b"")
-            session.reinvite_retry = (retry_at, request)
+            session.reinvite_retry = (retry_at, txn.request.body)
             self._schedule(retry_at, "reinvite_retry", session)
         elif response.status in (408, 481):  # §14.1: the dialog is gone
             self.hangup(session, now)
@@ -390,7 +423,8 @@ class UserAgent:
         if session is None:
             return
         if txn is session.bye:
-            session.end_reason = EndReason.BYE_TIMEOUT
+            if session.end_reason in (None, EndReason.LOCAL_BYE):  # keep a root cause
+                session.end_reason = EndReason.BYE_TIMEOUT
             self._bye_done(session, now)
         elif txn is session.reinvite_out:
             session.reinvite_out = None
@@ -407,15 +441,19 @@ class UserAgent:
     def _schedule(self, when: float, kind: str, session: CallSession) -> None:
         heapq.heappush(self._timers, (when, next(self._seq), kind, session))
 
-    def _start_2xx_retransmit(self, session: CallSession, response: Response, now: float) -> None:
+    def _start_2xx_retransmit(
+        self, session: CallSession, response: Response, target: Target, now: float
+    ) -> None:
         """§13.3.1.4: resend the 2xx at T1, 2*T1, ... T2 until the ACK; give up at 64*T1.
 
-        Over UDP the retransmission chain also watches the deadline, so only one
-        timer entry per call is alive at a time (a parked entry keeps its whole
-        call reachable, which the garbage collector then has to walk).
+        Copies go to ``target``, where the first 2xx went (§18.2.2).  Over UDP
+        the retransmission chain also watches the deadline, so only one timer
+        entry per call is alive at a time (a parked entry keeps its whole call
+        reachable, which the garbage collector then has to walk).
         """
         session.ack_deadline = now + 64 * self.t1
-        if session.source.reliable:
+        session.retransmit_to = target
+        if target.reliable:
             session.retransmit = (response, float("inf"), self.t1)
             self._schedule(session.ack_deadline, "retransmit", session)
         else:
@@ -431,18 +469,21 @@ class UserAgent:
         response, due, interval = session.retransmit
         if due > now:
             return  # superseded by a newer schedule
-        self._outbox.append((response, session.source))
+        self._outbox.append((response, session.retransmit_to or session.source))
         interval = min(2 * interval, self.t2)
         session.retransmit = (response, now + interval, interval)
         self._schedule(min(now + interval, session.ack_deadline), "retransmit", session)
 
     def _on_ack_timeout(self, session: CallSession, now: float) -> None:
+        """§13.3.1.4: no ACK for a 2xx (the INVITE's or a re-INVITE's): end with a BYE."""
         session.retransmit = None
         session.ack_deadline = None
-        if session.state is SessionState.ANSWERED:  # §13.3.1.4: no ACK, end with a BYE
+        if session.can("ack_timeout"):
             session.move("ack_timeout")
-            session.end_reason = EndReason.ACK_TIMEOUT
-            session.bye = self._send_request(session, self._in_dialog_request(session, "BYE"), now)
+            session.end_reason = session.end_reason or EndReason.ACK_TIMEOUT
+            self._send_bye(session, now)
+        elif session.state is SessionState.ENDING and session.bye is None:
+            self._send_bye(session, now)  # a hangup waiting for the ACK (§15)
 
     def _on_reinvite_retry(self, session: CallSession, now: float) -> None:
         if session.reinvite_retry is None or session.state is not SessionState.CONFIRMED:
@@ -478,7 +519,8 @@ class UserAgent:
         headers: Iterable[tuple[str, HeaderValue]] = (),
     ) -> Response:
         extra: list[tuple[str, HeaderValue]] = list(headers)
-        if status < 300:
+        if status < 300:  # dialog-creating: Record-Route copied in order (§12.1.1)
+            extra += [("Record-Route", route) for route in session.invite.record_routes]
             extra += [("Contact", self._contact(session)), ("Allow", ALLOW)]
             self.sessions[session.dialog.id] = session
         extra.append(("Server", self.identity.product))
@@ -503,10 +545,10 @@ class UserAgent:
 
     def _in_dialog_request(self, session: CallSession, method: str, body: bytes = b"") -> Request:
         via = self.identity.via(self._target(session).transport)
-        request = session.dialog.create_request(method, via, body=body)
-        if method == "INVITE":
-            session.app["_last_reinvite_body"] = body
-        return request
+        return session.dialog.create_request(method, via, body=body)
+
+    def _send_bye(self, session: CallSession, now: float) -> None:
+        session.bye = self._send_request(session, self._in_dialog_request(session, "BYE"), now)
 
     def _send_request(
         self, session: CallSession, request: Request, now: float
@@ -548,7 +590,12 @@ class UserAgent:
         session.ended_at = now
         session.end_reason = session.end_reason or reason
         session.retransmit = None
+        session.ack_deadline = None
         session.dialog.state = DialogState.TERMINATED
+        if session.reinvite_in is not None:  # §15.1.2: pending requests still get answered
+            txn, session.reinvite_in = session.reinvite_in, None
+            self._by_invite.pop(txn, None)
+            self._send(txn, txn.request, 487, now)
         self.sessions.pop(session.dialog.id, None)
         self._by_invite_key.pop(
             (session.call_id, session.invite.from_.tag or "", session.invite.cseq.number), None
