@@ -1,9 +1,10 @@
-"""The aiohttp web server: health endpoint now; the agent desktop and APIs mount here later."""
+"""The aiohttp web server: the health endpoint and the REST API (``/api/v1``)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from agent_desktop.api import add_api
 from hotline import __version__
 from hotline.health import Health
 from hotline.store import Store
@@ -19,6 +20,7 @@ def create_app(health: Health, store: Store) -> web.Application:
     app[STORE] = store
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
+    add_api(app, store)
     return app
 
 
@@ -30,7 +32,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def index(request: web.Request) -> web.Response:
     """A placeholder front page until the agent desktop is mounted."""
-    return web.Response(text=f"Hotline {__version__}\nHealth: /healthz\n")
+    return web.Response(text=f"Hotline {__version__}\nHealth: /healthz\nAPI: /api/v1\n")
 
 
 class HttpServer:

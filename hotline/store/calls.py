@@ -118,9 +118,23 @@ class CallStore:
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM calls WHERE id = $1", id)
         return None if row is None else CallRecord(**dict(row))
 
-    async def recent(self, limit: int = 50) -> list[CallRecord]:
-        """The latest ``limit`` calls, newest first."""
-        rows = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM calls ORDER BY started_at DESC, id DESC LIMIT $1", limit
-        )
+    async def recent(self, limit: int = 50, *, before_id: int | None = None) -> list[CallRecord]:
+        """The latest ``limit`` calls, newest first (by ``started_at``, then ``id``).
+
+        With ``before_id``, the page continues after that call: only calls older than it in
+        the same order (keyset paging, stable while new calls arrive). Empty when no call
+        has the id ``before_id``.
+        """
+        if before_id is None:
+            rows = await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM calls ORDER BY started_at DESC, id DESC LIMIT $1", limit
+            )
+        else:
+            rows = await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM calls WHERE (started_at, id) <"
+                " (SELECT started_at, id FROM calls WHERE id = $2)"
+                " ORDER BY started_at DESC, id DESC LIMIT $1",
+                limit,
+                before_id,
+            )
         return [CallRecord(**dict(row)) for row in rows]

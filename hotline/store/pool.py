@@ -16,6 +16,7 @@ from hotline.store.embedded import EmbeddedPostgres
 from hotline.store.migrations import apply_migrations
 from hotline.store.registrations import RegistrationStore
 from hotline.store.sip_users import SipUserStore
+from hotline.store.tokens import TokenStore
 from hotline.store.users import UserStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Store:
         self.registrations = RegistrationStore(pool)
         self.sip_users = SipUserStore(pool)
         self.users = UserStore(pool)
+        self.tokens = TokenStore(pool)
 
     async def ping(self, timeout: float = 1.0) -> None:
         """Round-trip to the database; raises if it does not answer within ``timeout`` s."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -79,9 +80,14 @@ async def test_unknown_applied_version_is_refused(conn: Any) -> None:
 
 
 async def test_failing_migration_rolls_back_everything(conn: Any) -> None:
-    broken = Migration(2, "broken", "CREATE TABLE ok_table (id int); SELECT no_such_column;")
-    with pytest.raises(MigrationError, match=r"0002_broken\.sql failed: .*no_such_column"):
-        await apply_migrations(conn, [*load_migrations(), broken])
+    shipped = load_migrations()
+    broken = Migration(
+        shipped[-1].version + 1, "broken", "CREATE TABLE ok_table (id int); SELECT no_such_column;"
+    )
+    with pytest.raises(
+        MigrationError, match=re.escape(broken.filename) + " failed: .*no_such_column"
+    ):
+        await apply_migrations(conn, [*shipped, broken])
     assert await tables(conn) == set()
 
 
