@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,14 +23,21 @@ def with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of an embedded PostgreSQL started once for the whole test session."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "pg")
+def postgres_url() -> Iterator[str]:
+    """URL of an embedded PostgreSQL started once for the whole test session.
+
+    Its folder is outside pytest's numbered temp folders: pytest deletes old ones
+    when several sessions run side by side, which would pull the live database's
+    files away.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="hotline-test-pg-"))
+    server = EmbeddedPostgres(folder / "pg")
     url = server.start_blocking()
     try:
         yield url
     finally:
         server.stop_blocking()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
