@@ -1,0 +1,1 @@
+"""Sans-IO RTP/RTCP: packets, wrap-around arithmetic, reception statistics, playout buffer."""
