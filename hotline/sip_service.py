@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from hotline.addresses import advertised_host
 from hotline.config import Config
+from hotline.demo_ivr import PROMPTS as DEMO_PROMPTS
+from hotline.demo_ivr import echo_digits
 from hotline.sip_wiring import StoreCallRecords, StoreDirectory, WiredSipService
 from hotline.store import Store
+from media.prompts.tts import PromptCache
+from media.sip.registrar import Binding
+from media.sip.server import SipServer, SipSettings
 
 log = logging.getLogger(__name__)
-
-SIP_SERVER_MODULE = "media.sip.server"
-SIP_REGISTRAR_MODULE = "media.sip.registrar"
 
 
 class SipService(Protocol):
@@ -39,27 +40,20 @@ class SipService(Protocol):
 SipServiceFactory = Callable[[Config, Store], SipService | None]
 
 
-def load_sip_service(config: Config, store: Store) -> SipService | None:
-    """``media.sip.server``'s SIP server wired to ``store``; None while that module is absent."""
-    try:
-        server_module = importlib.import_module(SIP_SERVER_MODULE)
-    except ModuleNotFoundError as exc:
-        # TODO(sip): remove once media.sip.server lands
-        # Only the module itself may be missing; a missing dependency inside it is a real bug.
-        if exc.name != SIP_SERVER_MODULE:
-            raise
-        log.warning("%s is not available: running without SIP", SIP_SERVER_MODULE)
-        return None
-    registrar = importlib.import_module(SIP_REGISTRAR_MODULE)
-    settings = server_module.SipSettings(
+def load_sip_service(config: Config, store: Store) -> SipService:
+    """The SIP server wired to ``store``, with the demo application under ``--demo``."""
+    settings = SipSettings(
         host=config.sip_host,
         port=config.sip_port,
         advertised_host=advertised_host(config.sip_host),
+        rtp_host=config.sip_host,
         rtp_ports=config.rtp_ports,
         answer_delay=config.answer_delay,
         digest_algorithms=config.digest_algorithms,
     )
     records = StoreCallRecords(store)
-    directory = StoreDirectory(store, registrar.Binding)
-    server = server_module.SipServer(settings, records, directory)
-    return WiredSipService(server, records)
+    directory = StoreDirectory(store, Binding)
+    prompts = PromptCache(config.data_dir / "prompts")
+    handler = echo_digits if config.demo else None
+    server = SipServer(settings, records, directory, prompts, handler)
+    return WiredSipService(server, records, prompts, warm=DEMO_PROMPTS if config.demo else ())

@@ -68,6 +68,11 @@ class StoreCallRecords:
         if RECORD_ID in session.app:
             self.log.event(session.app[RECORD_ID], event)
 
+    def call_quality(self, session: Any, quality: dict[str, Any]) -> None:
+        """The call's media figures (packets, loss, jitter, MOS)."""
+        if RECORD_ID in session.app:
+            self.log.quality(session.app[RECORD_ID], quality)
+
     def call_ended(self, session: Any, at: float, reason: str) -> None:
         """The call is over."""
         if RECORD_ID in session.app:
@@ -143,10 +148,15 @@ def _to_row(aor: str, binding: Any) -> Binding:
 class WiredSipService:
     """A SIP server plus its record writer, started and stopped as one `SipService`."""
 
-    def __init__(self, server: Any, records: StoreCallRecords) -> None:
+    def __init__(
+        self, server: Any, records: StoreCallRecords, prompts: Any = None, warm: Sequence[str] = ()
+    ) -> None:
         self.server = server
         self.records = records
+        self.prompts = prompts
+        self.warm = list(warm)
         self._writer: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the record writer, then the SIP server."""
@@ -156,14 +166,28 @@ class WiredSipService:
         except BaseException:
             await self._stop_writer()
             raise
+        if self.prompts is not None and self.warm:
+            self._warming = asyncio.create_task(self._warm_prompts(), name="warm-prompts")
+
+    async def _warm_prompts(self) -> None:
+        """Render the application's fixed prompts now, so the first caller waits for none."""
+        for text in self.warm:
+            try:
+                await self.prompts.speech(text)
+            except Exception:
+                log.warning("could not pre-render prompt %r", text, exc_info=True)
 
     async def stop(self) -> None:
         """Stop the SIP server (BYE to every call), then write its last records."""
         started = time.monotonic()
+        if self._warming is not None:
+            self._warming.cancel()
         try:
             await self.server.stop()
         finally:
             await self._stop_writer()
+            if self.prompts is not None:
+                await self.prompts.aclose()
         log.info("SIP stopped in %.2f s", time.monotonic() - started)
 
     def status(self) -> dict[str, Any]:

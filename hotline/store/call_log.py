@@ -60,19 +60,22 @@ class _Batch:
     answered: dict[CallHandle, datetime] = field(default_factory=dict)
     events: dict[CallHandle, list[dict[str, Any]]] = field(default_factory=dict)
     ended: dict[CallHandle, tuple[datetime, str]] = field(default_factory=dict)
+    quality: dict[CallHandle, dict[str, Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.starts) + len(self.answered) + len(self.events) + len(self.ended)
+        return sum(map(len, (self.starts, self.answered, self.events, self.ended, self.quality)))
 
     def calls(self) -> list[CallHandle]:
-        seen = dict.fromkeys([*self.starts, *self.answered, *self.events, *self.ended])
+        seen = dict.fromkeys(
+            [*self.starts, *self.answered, *self.events, *self.ended, *self.quality]
+        )
         return list(seen)
 
     def only(self, handle: CallHandle) -> _Batch:
         """The part of this batch that concerns one call."""
         part = _Batch()
         part.starts = [h for h in self.starts if h is handle]
-        for name in ("answered", "events", "ended"):
+        for name in ("answered", "events", "ended", "quality"):
             source = getattr(self, name)
             if handle in source:
                 getattr(part, name)[handle] = source[handle]
@@ -116,6 +119,11 @@ class CallLog:
         """Append an event; it is stamped ``t`` now unless it carries its own time."""
         entry = {"t": datetime.now(UTC).isoformat(), **event}
         self._pending.events.setdefault(handle, []).append(entry)
+        self._kick()
+
+    def quality(self, handle: CallHandle, figures: Mapping[str, Any]) -> None:
+        """Merge media quality figures (packets, loss, jitter, MOS) into the record."""
+        self._pending.quality.setdefault(handle, {}).update(figures)
         self._kick()
 
     def ended(self, handle: CallHandle, at: datetime, reason: str) -> None:
@@ -213,6 +221,7 @@ class CallLog:
         for statement, values, spread in (
             (_ANSWERED, batch.answered, lambda at: (at,)),
             (_EVENTS, batch.events, lambda entries: (_json(entries),)),
+            (_QUALITY, batch.quality, lambda figures: (_json(figures),)),
             (_ENDED, batch.ended, lambda at_reason: at_reason),
         ):
             columns = _columns(values, spread)
@@ -241,17 +250,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _merge(first: _Batch, then: _Batch) -> _Batch:
-    """Writes of ``then`` after those of ``first`` (a retried batch plus what came since)."""
-    merged = _Batch(list(first.starts) + then.starts, dict(first.answered), {}, dict(first.ended))
-    merged.answered.update(then.answered)
-    merged.ended.update(then.ended)
-    for source in (first.events, then.events):
-        for handle, entries in source.items():
-            merged.events.setdefault(handle, []).extend(entries)
-    return merged
-
-
 _RESERVE_IDS = "SELECT nextval(pg_get_serial_sequence('calls', 'id')) FROM generate_series(1, $1)"
 _INSERT = """
 INSERT INTO calls (id, call_id, from_uri, to_uri, from_display, started_at, node)
@@ -267,6 +265,11 @@ WHERE calls.id = v.id AND calls.state <> 'ended'
 _EVENTS = """
 UPDATE calls SET events = calls.events || v.entries::jsonb
 FROM unnest($1::bigint[], $2::text[]) AS v(id, entries)
+WHERE calls.id = v.id
+"""
+_QUALITY = """
+UPDATE calls SET quality = calls.quality || v.figures::jsonb
+FROM unnest($1::bigint[], $2::text[]) AS v(id, figures)
 WHERE calls.id = v.id
 """
 _ENDED = """

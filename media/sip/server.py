@@ -1,11 +1,10 @@
 """The SIP server: the asyncio shell around the sans-IO user agent.
 
 :class:`SipServer` owns the transport, the one timer handle the whole stack
-needs, the RTP port pool and the application decisions of this stage: every
-call is answered (180, then 200 with an SDP answer), calls end on BYE or
-CANCEL, REGISTERs are digest-authenticated and stored.  Call records and
-bindings go through the small storage protocols below; the composition root
-(:mod:`hotline`) backs them with PostgreSQL.
+needs, the media engine and the registrar.  Call set-up and media are the
+:class:`~media.calls.CallController`'s job; REGISTERs are digest-authenticated
+here and stored through the small ``Directory`` protocol.  The composition
+root (:mod:`hotline`) backs records and bindings with PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,23 +16,17 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .. import ports
+from ..calls import CallController, CallHandler, CallRecords
+from ..engine import MediaEngine
+from ..ports import PortPool
+from ..prompts.tts import PromptCache
 from . import call_events as ev
 from .digest import DigestAuthenticator, DigestError, Ok, Stale, parse_credentials
 from .errors import RemoteProtocolError
 from .headers import HeaderValue
 from .message import Message, Request, make_response
 from .registrar import Binding, IntervalTooBrief, address_of_record, process_register
-from .sdp import (
-    LocalMedia,
-    NotAcceptable,
-    SdpError,
-    SessionDescription,
-    answer,
-    make_offer,
-    negotiated_from_offer,
-)
-from .session import CallSession, EndReason
+from .session import EndReason
 from .transaction import ServerTransaction, Target, TransactionLayer
 from .transport import SipTransport
 from .useragent import LocalIdentity, UserAgent
@@ -46,6 +39,7 @@ class SipSettings:
     host: str = "0.0.0.0"
     port: int = 5060
     advertised_host: str = "127.0.0.1"  # what goes in Contact, Via and SDP c=
+    rtp_host: str = "0.0.0.0"  # where RTP sockets bind
     rtp_ports: tuple[int, int] = (20000, 20999)
     realm: str = "hotline"
     nonce_secret: bytes = b""
@@ -55,15 +49,6 @@ class SipSettings:
     #: offered in this order; RFC 8760 wants SHA-256 first, but some phones (and
     #: SIPp) answer only the first challenge and know only MD5
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
-
-
-class CallRecords(Protocol):
-    """Where call records go.  Methods must not block: implementations queue."""
-
-    def call_started(self, session: CallSession, at: float) -> None: ...
-    def call_answered(self, session: CallSession, at: float) -> None: ...
-    def call_event(self, session: CallSession, event: dict[str, Any]) -> None: ...
-    def call_ended(self, session: CallSession, at: float, reason: str) -> None: ...
 
 
 class Directory(Protocol):
@@ -79,11 +64,21 @@ class Directory(Protocol):
 class SipServer:
     """UDP+TCP SIP server; ``start()``/``stop()``/``status()`` for the composition root."""
 
-    def __init__(self, settings: SipSettings, records: CallRecords, directory: Directory) -> None:
+    def __init__(
+        self,
+        settings: SipSettings,
+        records: CallRecords,
+        directory: Directory,
+        prompts: PromptCache,
+        handler: CallHandler | None = None,
+    ) -> None:
         self.settings = settings
         self.records = records
         self.directory = directory
-        self.ports = ports.PortPool(*settings.rtp_ports)
+        self.prompts = prompts
+        self.handler = handler
+        self.engine = MediaEngine(settings.rtp_host, PortPool(*settings.rtp_ports))
+        self.calls: CallController | None = None
         self.auth = DigestAuthenticator(
             settings.realm,
             settings.nonce_secret or _random_secret(),
@@ -95,7 +90,6 @@ class SipServer:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
         self._tasks: set[asyncio.Task[None]] = set()
-        self.calls_total = 0
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -105,6 +99,16 @@ class SipServer:
         port = self.transport.address[1]
         identity = LocalIdentity(self.settings.advertised_host, port)
         self.ua = UserAgent(TransactionLayer(), identity)
+        self.calls = CallController(
+            self.ua,
+            self._pump,
+            self.records,
+            self.engine,
+            self.prompts,
+            self.handler,
+            advertised_host=self.settings.advertised_host,
+            answer_delay=self.settings.answer_delay,
+        )
         log.info("SIP listening on %s:%d (UDP and TCP)", self.settings.host, port)
 
     async def stop(self, grace: float = 3.0) -> None:
@@ -113,7 +117,7 @@ class SipServer:
             return
         self.ua.accepting = False
         now = self._now()
-        for session in list(self.ua.sessions.values()):
+        for session in self.ua.live_sessions():
             session.end_reason = EndReason.SHUTDOWN
             self.ua.hangup(session, now, status=503)
         self._pump()
@@ -122,14 +126,16 @@ class SipServer:
             await asyncio.sleep(0.05)
         if self._timer is not None:
             self._timer.cancel()
-        for task in list(self._tasks):
+        tasks = list(self._tasks) + (list(self.calls.tasks) if self.calls else [])
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.engine.close()
         await self.transport.close()
 
     @property
     def active_calls(self) -> int:
-        return 0 if self.ua is None else len(self.ua.sessions)
+        return 0 if self.ua is None else len(self.ua.live_sessions())
 
     def status(self) -> dict[str, Any]:
         host, port = self.transport.address
@@ -138,8 +144,8 @@ class SipServer:
             "udp": f"{host}:{port}",
             "tcp": f"{host}:{port}",
             "active_calls": self.active_calls,
-            "calls_total": self.calls_total,
-            "rtp_ports_in_use": self.ports.in_use,
+            "calls_total": self.calls.calls_total if self.calls else 0,
+            "rtp_ports_in_use": self.engine.pool.in_use,
         }
 
     # -- the pump: input -> user agent -> output --------------------------------
@@ -176,122 +182,20 @@ class SipServer:
             self._timer_at = when
 
     def _handle(self, event: ev.Event) -> None:
+        calls = self.calls
+        assert calls is not None
         if isinstance(event, ev.IncomingCall):
-            self._on_incoming_call(event.session)
+            calls.incoming(event.session)
         elif isinstance(event, ev.CallConfirmed):
-            self._on_confirmed(event.session, event.ack)
+            calls.confirmed(event.session, event.ack)
         elif isinstance(event, ev.CallEnded):
-            self._on_call_ended(event.session)
+            calls.ended(event.session)
         elif isinstance(event, ev.ReinviteReceived):
-            self._on_reinvite(event.session, event.transaction, event.request)
+            calls.reinvite(event.session, event.transaction, event.request)
         elif isinstance(event, ev.InfoReceived):
-            self._on_info(event.session, event.request)
+            calls.info(event.session, event.request)
         elif isinstance(event, ev.RegisterReceived):
             self._spawn(self._register(event.transaction, event.request))
-
-    # -- calls ------------------------------------------------------------------
-
-    def _on_incoming_call(self, session: CallSession) -> None:
-        assert self.ua is not None
-        now = self._now()
-        invite = session.invite
-        if invite.body and invite.content_type != "application/sdp":
-            self.ua.reject(session, 415, now, headers=[("Accept", "application/sdp")])
-            return
-        try:
-            port = self.ports.allocate()
-        except ports.PortsExhausted:
-            self.ua.reject(session, 503, now, headers=[("Retry-After", "10")])
-            return
-        session.app["rtp_port"] = port
-        try:
-            body = self._answer_sdp(session, port)
-        except NotAcceptable as exc:
-            self.ports.release(port)
-            self.ua.reject(session, 488, now, headers=[("Warning", exc.warning)])
-            return
-        except SdpError as exc:
-            self.ports.release(port)
-            self.ua.reject(session, 400, now, reason=f"Bad SDP: {exc}")
-            return
-        self.calls_total += 1
-        self.records.call_started(session, time.time())
-        session.app["recorded"] = True
-        self.ua.ring(session, now)
-        if self.settings.answer_delay > 0:
-            assert self._loop is not None
-            session.app["answer_timer"] = self._loop.call_later(
-                self.settings.answer_delay, self._answer_later, session, body
-            )
-        else:
-            self._answer(session, body, now)
-
-    def _answer(self, session: CallSession, body: bytes, now: float) -> None:
-        assert self.ua is not None
-        self.ua.answer(session, body, now)
-        self.records.call_answered(session, time.time())
-
-    def _answer_later(self, session: CallSession, body: bytes) -> None:
-        session.app.pop("answer_timer", None)
-        if session.can("answer"):
-            self._answer(session, body, self._now())
-            self._pump()
-
-    def _local_media(self, port: int) -> LocalMedia:
-        return LocalMedia(address=self.settings.advertised_host, port=port)
-
-    def _answer_sdp(self, session: CallSession, port: int) -> bytes:
-        """Our SDP for the 200: an answer to the INVITE's offer, or our offer (§13.2.1)."""
-        local = self._local_media(port)
-        if session.invite.body:
-            offer = SessionDescription.parse(session.invite.body)
-            return bytes(answer(offer, local))
-        return bytes(make_offer(local))
-
-    def _on_confirmed(self, session: CallSession, ack: Request) -> None:
-        if not session.invite.body and ack.body:
-            self.records.call_event(session, {"type": "sdp_answer", "bytes": len(ack.body)})
-
-    def _on_reinvite(self, session: CallSession, txn: ServerTransaction, request: Request) -> None:
-        assert self.ua is not None
-        now = self._now()
-        port = session.app.get("rtp_port", 0)
-        try:
-            offer = SessionDescription.parse(request.body)
-            reply = answer(offer, self._local_media(port))
-        except NotAcceptable:
-            self.ua.answer_reinvite(session, txn, 488, now)
-            return
-        except SdpError:
-            self.ua.answer_reinvite(session, txn, 400, now)
-            return
-        negotiated = negotiated_from_offer(offer, reply)
-        held = negotiated.on_hold
-        self.records.call_event(session, {"type": "hold" if held else "unhold"})
-        self.ua.answer_reinvite(session, txn, 200, now, body=bytes(reply))
-
-    def _on_info(self, session: CallSession, request: Request) -> None:
-        """SIP INFO DTMF (application/dtmf-relay: ``Signal=5``)."""
-        if request.content_type != "application/dtmf-relay":
-            return
-        for line in request.body.decode("utf-8", "replace").splitlines():
-            name, _, value = line.partition("=")
-            if name.strip().lower() == "signal" and value.strip():
-                self.records.call_event(
-                    session, {"type": "dtmf", "digit": value.strip(), "source": "info"}
-                )
-
-    def _on_call_ended(self, session: CallSession) -> None:
-        timer = session.app.pop("answer_timer", None)
-        if timer is not None:
-            timer.cancel()
-        port = session.app.pop("rtp_port", None)
-        if port is not None:
-            self.ports.release(port)
-        if session.app.get("recorded"):
-            reason = session.end_reason.value if session.end_reason else "unknown"
-            self.records.call_event(session, {"type": "hangup", "reason": reason})
-            self.records.call_ended(session, time.time(), reason)
 
     # -- registrar ----------------------------------------------------------------
 

@@ -103,6 +103,10 @@ class UserAgent:
             deadlines.append(self._timers[0][0])
         return min(deadlines, default=None)
 
+    def live_sessions(self) -> list[CallSession]:
+        """Every call not yet ended, including those that only had 100 Trying."""
+        return [s for s in self._by_invite_key.values() if s.state is not SessionState.ENDED]
+
     # -- outputs ----------------------------------------------------------------
 
     def next_events(self) -> list[ev.Event]:

@@ -1,0 +1,196 @@
+"""The media engine: RTP sockets per leg and one 20 ms ticker for every call.
+
+One ticker that sends for all streams costs ~5 µs per packet with ~2 ms p99
+lateness here; a task per call cost 21 µs and 21 ms.  So :class:`MediaEngine`
+keeps a single ``loop.call_at`` schedule on absolute deadlines (no drift) and,
+on each tick, asks every :class:`~media.leg.MediaLeg` for its packet.  A late
+wake-up sends the frames that fell due (a few at most) instead of stretching
+time.  Sockets read into a small buffer: the stock loop's default 256 KiB read
+buffer costs an mmap per packet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+
+from .leg import MediaLeg
+from .ports import PortPool, PortsExhausted
+from .prompts.player import FrameClock
+
+log = logging.getLogger(__name__)
+
+PERIOD = 0.020
+MAX_CATCH_UP = 3  # frames sent back to back after a stall; older ones are skipped
+READ_SIZE = 2048  # RTP/RTCP datagrams are far smaller; see the module docstring
+RTCP_INTERVAL = 5.0  # RFC 3550 §6.2 minimum for small sessions
+
+
+class _RtpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, port: RtpPort) -> None:
+        self.port = port
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if hasattr(transport, "max_size"):
+            transport.max_size = READ_SIZE
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        leg = self.port.leg
+        if leg is not None:
+            leg.receive(data, (addr[0], addr[1]), self.port.clock())
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP port unreachable while the peer's RTP is not up yet: expected
+
+
+class _RtcpProtocol(_RtpProtocol):
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        leg = self.port.leg
+        if leg is not None:
+            leg.receive_rtcp(data, self.port.clock())
+
+
+class RtpPort:
+    """A bound RTP/RTCP socket pair; a :class:`MediaLeg` is attached once negotiated."""
+
+    def __init__(self, number: int, clock: Callable[[], float]) -> None:
+        self.number = number
+        self.clock = clock
+        self.leg: MediaLeg | None = None
+        self.rtp = _RtpProtocol(self)
+        self.rtcp = _RtcpProtocol(self)
+        self.next_rtcp = 0.0
+
+    def send(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.rtp.transport is not None:
+            self.rtp.transport.sendto(data, addr)
+
+    def send_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.rtcp.transport is not None:
+            self.rtcp.transport.sendto(data, addr)
+
+    def close(self) -> None:
+        for proto in (self.rtp, self.rtcp):
+            if proto.transport is not None:
+                proto.transport.close()
+        self.leg = None
+
+
+class MediaEngine:
+    """Allocates RTP ports and paces every leg's outgoing audio from one ticker."""
+
+    def __init__(self, host: str, ports: PortPool) -> None:
+        self.host = host
+        self.pool = ports
+        self.ports: dict[int, RtpPort] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: FrameClock | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.late_ticks = 0
+        self.skipped_frames = 0
+
+    def now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    async def bind(self) -> RtpPort:
+        """Bind the next free RTP/RTCP pair; raises :class:`PortsExhausted`."""
+        self._loop = asyncio.get_running_loop()
+        for _ in range(self.pool.capacity):
+            number = self.pool.allocate()
+            try:
+                port = await self._bind_pair(number)
+            except OSError:  # taken by another program: skip it, keep it out of the pool
+                log.warning("RTP port %d is in use by another program; skipping it", number)
+                continue
+            self.ports[number] = port
+            return port
+        raise PortsExhausted("no bindable RTP port left")
+
+    async def _bind_pair(self, number: int) -> RtpPort:
+        assert self._loop is not None
+        port = RtpPort(number, self.now)
+        sockets = [_udp_socket(self.host, number), _udp_socket(self.host, number + 1)]
+        try:
+            await self._loop.create_datagram_endpoint(lambda: port.rtp, sock=sockets[0])
+            await self._loop.create_datagram_endpoint(lambda: port.rtcp, sock=sockets[1])
+        except BaseException:
+            port.close()
+            for s in sockets:
+                s.close()
+            raise
+        return port
+
+    def attach(self, port: RtpPort, leg: MediaLeg) -> None:
+        """Start receiving into and sending from ``leg``."""
+        port.leg = leg
+        port.next_rtcp = self.now() + RTCP_INTERVAL
+        self._ensure_ticking()
+
+    def release(self, port: RtpPort) -> None:
+        """Close the sockets and give the number back (every call end, failures included)."""
+        if self.ports.pop(port.number, None) is None:
+            return
+        port.close()
+        self.pool.release(port.number)
+
+    # -- the ticker ---------------------------------------------------------------
+
+    def _ensure_ticking(self) -> None:
+        if self._timer is None:
+            assert self._loop is not None
+            self._clock = FrameClock(self._loop.time(), PERIOD)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        assert self._loop is not None and self._clock is not None
+        self._timer = self._loop.call_at(self._clock.next_deadline(), self._tick)
+
+    def _tick(self) -> None:
+        assert self._clock is not None
+        now = self.now()
+        due = self._clock.due(now)
+        if due > 1:
+            self.late_ticks += 1
+            self.skipped_frames += max(0, due - MAX_CATCH_UP)
+        for _ in range(min(due, MAX_CATCH_UP)):
+            self._send_all(now)
+        if self.ports:
+            self._schedule()
+        else:
+            self._timer = None
+
+    def _send_all(self, now: float) -> None:
+        for port in self.ports.values():
+            leg = port.leg
+            if leg is None:
+                continue
+            packet = leg.tick(now)
+            if packet is not None and leg.remote is not None:
+                port.send(packet, leg.remote)
+            if now >= port.next_rtcp and leg.remote is not None:
+                port.next_rtcp = now + RTCP_INTERVAL
+                port.send_rtcp(leg.rtcp_report(now), (leg.remote[0], leg.remote[1] + 1))
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for port in list(self.ports.values()):
+            self.release(port)
+
+
+def _udp_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock

@@ -1,0 +1,264 @@
+"""One call's RTP stream, sans-IO: what comes in (stats, DTMF, audio) and what goes out.
+
+The asyncio edge (:mod:`media.rtp.endpoint`) hands every datagram to
+:meth:`MediaLeg.receive`; the engine's single 20 ms ticker asks
+:meth:`MediaLeg.tick` for the packet to send.  Per-packet work is kept small:
+a received voice packet is only decoded when someone listens (a jitter buffer
+is attached for ASR, recording, bridging or in-band DTMF); otherwise it just
+updates the statistics.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .codecs import Codec
+from .dtmf.errors import DtmfError
+from .dtmf.events import DtmfDigit
+from .dtmf.inband import InbandDetector
+from .dtmf.rfc4733 import TelephoneEventReceiver, TelephoneEventSender
+from .rtp.jitterbuffer import FrameKind, JitterBuffer, conceal
+from .rtp.packet import RtpError, RtpPacket
+from .rtp.rtcp import (
+    ReceiverReport,
+    RtcpError,
+    SenderReport,
+    SourceDescription,
+    ntp_from_unix,
+    parse_rtcp,
+    round_trip_time,
+    serialize_rtcp,
+)
+from .rtp.stats import ReceiverStats, estimate_mos
+
+FRAME_SAMPLES = 160  # 20 ms at 8 kHz
+_HEADER = struct.Struct("!BBHII")
+
+Address = tuple[str, int]
+
+
+class FrameSource(Protocol):
+    """Anything that yields 20 ms int16 frames: a prompt player, a bridge, a tone."""
+
+    def next_frame(self) -> np.ndarray | None: ...
+
+
+@dataclass
+class LegStats:
+    """Send-side counters (the receive side is :class:`ReceiverStats`)."""
+
+    packets_sent: int = 0
+    octets_sent: int = 0
+    dtmf_sent: int = 0
+
+
+@dataclass
+class MediaLeg:
+    """The media state of one call leg.  Create with :func:`new_leg`."""
+
+    codec: Codec
+    payload_type: int
+    telephone_event_pt: int | None
+    remote: Address | None
+    on_digit: Callable[[DtmfDigit], None]
+    ssrc: int = field(default_factory=lambda: random.getrandbits(32))
+    sequence: int = field(default_factory=lambda: random.getrandbits(16))
+    timestamp: int = field(default_factory=lambda: random.getrandbits(32))
+    #: where the outgoing audio comes from; None sends comfort silence
+    source: FrameSource | None = None
+    #: remote address learnt from the first packets (symmetric RTP, for NAT)
+    latched: bool = False
+    inband_dtmf: bool = False
+    receiver: ReceiverStats = field(default_factory=ReceiverStats)
+    sent: LegStats = field(default_factory=LegStats)
+    jitter: JitterBuffer | None = None
+    listeners: list[Callable[[np.ndarray], None]] = field(default_factory=list)
+    _events_rx: TelephoneEventReceiver = field(default_factory=TelephoneEventReceiver)
+    _events_tx: deque[tuple[bytes, bool, bool]] = field(default_factory=deque)
+    _digits_tx: deque[tuple[str, int]] = field(default_factory=deque)
+    _inband: InbandDetector | None = None
+    _silence: bytes = b""
+    _last_pcm: np.ndarray | None = None
+    rtt_ms: float | None = None
+    _event_ticks: int = 0
+
+    def __post_init__(self) -> None:
+        self._silence = self.codec.encode(np.zeros(FRAME_SAMPLES, dtype=np.int16))
+        if self.inband_dtmf:
+            self._inband = InbandDetector()
+            self.attach_jitter_buffer()
+
+    # -- receive --------------------------------------------------------------------
+
+    def receive(self, data: bytes, addr: Address, now: float) -> None:
+        """One RTP datagram from ``addr`` (RTCP is routed elsewhere)."""
+        try:
+            packet = RtpPacket.parse(data)
+        except RtpError:
+            self.receiver.invalid += 1
+            return
+        if not self.latched:  # symmetric RTP: answer where the caller's packets come from
+            self.remote, self.latched = addr, True
+        self.receiver.update(packet, now)
+        if packet.payload_type == self.telephone_event_pt:
+            self._receive_event(packet, now)
+        elif packet.payload_type == self.payload_type and self.jitter is not None:
+            self.jitter.put(packet, now)
+
+    def _receive_event(self, packet: RtpPacket, now: float) -> None:
+        try:
+            digits = self._events_rx.receive(packet.payload, packet.timestamp, packet.marker, now)
+        except DtmfError:
+            return
+        for digit in digits:
+            self.on_digit(digit)
+
+    def attach_jitter_buffer(self) -> None:
+        """Start decoding received audio (someone listens: ASR, recorder, bridge)."""
+        if self.jitter is None:
+            self.jitter = JitterBuffer(clock_rate=self.codec.clock_rate)
+
+    # -- the 20 ms tick -----------------------------------------------------------
+
+    def tick(self, now: float) -> bytes | None:
+        """Play out one received frame to the listeners, and return the packet to send."""
+        if self.jitter is not None:
+            self._play_out(now)
+        for digit in self._events_rx.handle_timer(now):
+            self.on_digit(digit)
+        if self.remote is None:
+            self._advance()
+            return None
+        return self._next_packet()
+
+    def _play_out(self, now: float) -> None:
+        assert self.jitter is not None
+        frame = self.jitter.pop(now)
+        if frame is None:
+            return
+        if frame.kind is FrameKind.AUDIO and frame.packet is not None:
+            pcm = self.codec.decode(frame.packet.payload)
+        elif self._last_pcm is not None:
+            pcm = conceal(self._last_pcm, frame.consecutive_lost)
+        else:
+            return
+        self._last_pcm = pcm
+        if self._inband is not None:
+            for digit in self._inband.feed(pcm, now):
+                self.on_digit(digit)
+        for listener in self.listeners:
+            listener(pcm)
+
+    def _next_packet(self) -> bytes:
+        if self._digits_tx and not self._events_tx:
+            self._start_next_digit()
+        if self._events_tx:
+            # Every packet of one event carries the event's start timestamp (RFC 4733
+            # §2.5.1.2); voice resumes with the time the event took.
+            payload, marker, _ = self._events_tx.popleft()
+            packet = self._packet(self.telephone_event_pt or 101, payload, marker)
+            self._event_ticks += 1
+            if not self._events_tx:
+                self._advance(self._event_ticks * FRAME_SAMPLES)
+                self._event_ticks = 0
+            return packet
+        payload = self._silence
+        if self.source is not None:
+            pcm = self.source.next_frame()
+            if pcm is None:
+                self.source = None
+            else:
+                payload = self.codec.encode(pcm)
+        packet = self._packet(self.payload_type, payload, False)
+        self._advance()
+        return packet
+
+    def _packet(self, payload_type: int, payload: bytes, marker: bool) -> bytes:
+        header = _HEADER.pack(
+            0x80, payload_type | (0x80 if marker else 0), self.sequence, self.timestamp, self.ssrc
+        )
+        self.sequence = (self.sequence + 1) & 0xFFFF
+        self.sent.packets_sent += 1
+        self.sent.octets_sent += len(payload)
+        return header + payload
+
+    def _advance(self, samples: int = FRAME_SAMPLES) -> None:
+        self.timestamp = (self.timestamp + samples) & 0xFFFFFFFF
+
+    # -- commands -----------------------------------------------------------------------
+
+    def send_digit(self, digit: str, duration_ms: int = 100) -> None:
+        """Queue an RFC 4733 digit; it replaces voice packets while it lasts."""
+        if self.telephone_event_pt is None:
+            raise ValueError("the peer did not negotiate telephone-event")
+        self._digits_tx.append((digit, duration_ms))
+
+    def _start_next_digit(self) -> None:
+        """Packets of the next queued digit, stamped with the current timestamp."""
+        digit, duration_ms = self._digits_tx.popleft()
+        sender = TelephoneEventSender(self.telephone_event_pt or 101, self.codec.clock_rate)
+        for p in sender.packets(digit, self.timestamp, duration_ms=duration_ms):
+            self._events_tx.append((p.payload, p.marker, p.is_end))
+        self.sent.dtmf_sent += 1
+
+    # -- RTCP (RFC 3550 §6.4) ---------------------------------------------------------
+
+    def receive_rtcp(self, data: bytes, now: float) -> None:
+        """A compound RTCP packet: the peer's SR (for our LSR/DLSR) and its view of us."""
+        try:
+            packets = parse_rtcp(data)
+        except RtcpError:
+            self.receiver.invalid += 1
+            return
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                self.receiver.update_sender_report(packet, now)
+            if isinstance(packet, SenderReport | ReceiverReport):
+                for block in packet.reports:
+                    if block.ssrc == self.ssrc:
+                        rtt = round_trip_time(block, time.time())
+                        if rtt is not None:
+                            self.rtt_ms = rtt * 1000
+
+    def rtcp_report(self, now: float) -> bytes:
+        """Our compound report: SR (we always send) with a block about the peer, and CNAME."""
+        block = self.receiver.report_block(now)
+        report = SenderReport(
+            ssrc=self.ssrc,
+            ntp_timestamp=ntp_from_unix(time.time()),
+            rtp_timestamp=self.timestamp,
+            packet_count=self.sent.packets_sent & 0xFFFFFFFF,
+            octet_count=self.sent.octets_sent & 0xFFFFFFFF,
+            reports=() if block is None else (block,),
+        )
+        cname = SourceDescription(()).with_cname(self.ssrc, f"hotline-{self.ssrc:08x}")
+        return serialize_rtcp([report, cname])
+
+    def quality(self) -> dict[str, float | int | str]:
+        """Per-call figures for the call record (RFC 3550 A.3/A.8, E-model MOS)."""
+        r = self.receiver
+        loss = max(0, r.lost) / r.expected if r.expected else 0.0
+        jitter_ms = r.jitter_ms(self.codec.clock_rate)
+        figures: dict[str, float | int | str] = {
+            "packets_received": r.packets,
+            "packets_expected": r.expected,
+            "packets_lost": max(0, r.lost),
+            "loss_pct": round(100 * loss, 2),
+            "jitter_ms": round(jitter_ms, 2),
+            "duplicates": r.duplicates,
+            "ssrc_changes": r.ssrc_changes,
+            "packets_sent": self.sent.packets_sent,
+            "mos": round(estimate_mos(loss, jitter_ms, self.rtt_ms, codec=self.codec.name), 2),
+            "codec": self.codec.name,
+        }
+        if self.rtt_ms is not None:
+            figures["rtt_ms"] = round(self.rtt_ms, 1)
+        return figures
