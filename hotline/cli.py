@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hotline`` console script; returns the process exit status."""
     config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
     _configure_logging(config.log_level)
+    _raise_file_limit()
     from hotline.app import STARTUP_ERRORS, serve  # imported late so --help stays fast
 
     try:
@@ -105,6 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hotline: error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _raise_file_limit() -> None:
+    """Each call holds two RTP sockets: lift the soft descriptor limit (often 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -99,23 +99,36 @@ class MediaLeg:
     # -- receive --------------------------------------------------------------------
 
     def receive(self, data: bytes, addr: Address, now: float) -> None:
-        """One RTP datagram from ``addr`` (RTCP is routed elsewhere)."""
-        try:
-            packet = RtpPacket.parse(data)
-        except RtpError:
-            self.receiver.invalid += 1
-            return
+        """One RTP datagram from ``addr`` (RTCP is routed elsewhere).
+
+        The common packet (version 2, no padding, CSRC or extension) is read
+        straight from its 12-byte header; anything else goes through
+        :meth:`RtpPacket.parse`.
+        """
+        if len(data) >= 12 and data[0] == 0x80:
+            _, second, seq, timestamp, ssrc = _HEADER.unpack_from(data)
+            payload_type, marker, offset = second & 0x7F, bool(second & 0x80), 12
+        else:
+            try:
+                packet = RtpPacket.parse(data)
+            except RtpError:
+                self.receiver.invalid += 1
+                return
+            payload_type, marker, seq = packet.payload_type, packet.marker, packet.sequence_number
+            timestamp, ssrc, offset = packet.timestamp, packet.ssrc, len(data) - len(packet.payload)
         if not self.latched:  # symmetric RTP: answer where the caller's packets come from
             self.remote, self.latched = addr, True
-        self.receiver.update(packet, now)
-        if packet.payload_type == self.telephone_event_pt:
-            self._receive_event(packet, now)
-        elif packet.payload_type == self.payload_type and self.jitter is not None:
-            self.jitter.put(packet, now)
+        self.receiver.observe(ssrc, seq, timestamp, len(data) - offset, now)
+        if payload_type == self.payload_type:
+            if self.jitter is not None:
+                packet = RtpPacket(payload_type, seq, timestamp, ssrc, data[offset:], marker)
+                self.jitter.put(packet, now)
+        elif payload_type == self.telephone_event_pt:
+            self._receive_event(data[offset:], timestamp, marker, now)
 
-    def _receive_event(self, packet: RtpPacket, now: float) -> None:
+    def _receive_event(self, payload: bytes, timestamp: int, marker: bool, now: float) -> None:
         try:
-            digits = self._events_rx.receive(packet.payload, packet.timestamp, packet.marker, now)
+            digits = self._events_rx.receive(payload, timestamp, marker, now)
         except DtmfError:
             return
         for digit in digits:

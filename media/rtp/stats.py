@@ -80,13 +80,19 @@ class ReceiverStats:
         False while the source is on probation and for packets after a big
         sequence jump (RFC 3550 A.1 ``update_seq`` returning 0).
         """
+        return self.observe(
+            packet.ssrc, packet.sequence_number, packet.timestamp, len(packet.payload), arrival
+        )
+
+    def observe(self, ssrc: int, seq: int, timestamp: int, size: int, arrival: float) -> bool:
+        """:meth:`update` from header fields, for a receive path that builds no packet object."""
         self.packets += 1
-        self.octets += len(packet.payload)
-        if packet.ssrc != self.ssrc:
+        self.octets += size
+        if ssrc != self.ssrc:
             if self.ssrc is not None:
                 self.ssrc_changes += 1
-            self._start(packet.ssrc, packet.sequence_number)
-        ext = self._update_seq(packet.sequence_number)
+            self._start(ssrc, seq)
+        ext = self._update_seq(seq)
         if ext is None:
             self.invalid += 1
             return False
@@ -97,7 +103,7 @@ class ReceiverStats:
         self._seen[slot] = ext
         if ext < self.extended_max:
             self.late += 1
-        self._update_jitter(packet.timestamp, arrival)
+        self._update_jitter(timestamp, arrival)
         return True
 
     def _update_seq(self, seq: int) -> int | None:
