@@ -89,15 +89,15 @@ def padded(signal: npt.NDArray[np.float64], lead_ms: float = 100) -> npt.NDArray
 
 
 @pytest.mark.parametrize("ms", [40, 60, 100, 500])
-@pytest.mark.parametrize("lead_ms", [100, 103.125, 107.5])  # tone onset across the 5 ms grid
+@pytest.mark.parametrize("lead_ms", [100, 102.5, 106.25, 108.75])  # onset across the 10 ms hop
 def test_every_digit(ms: int, lead_ms: float) -> None:
     for digit in DIGITS:
         found = detect(padded(tone(digit, ms), lead_ms))
         assert keys(found) == digit, (digit, ms, lead_ms)
         (got,) = found
         assert got.source == "inband"
-        assert abs(got.at - lead_ms / 1000) <= 0.005
-        assert abs(got.duration_ms - ms) <= 5
+        assert abs(got.at - lead_ms / 1000) <= 0.01  # the detector's hop
+        assert abs(got.duration_ms - ms) <= 10
 
 
 @pytest.mark.parametrize("twist_db", [6.0, -3.0])
