@@ -8,7 +8,6 @@ in either.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import warnings
 import wave
@@ -233,7 +232,7 @@ def false_digits(paths: list[Path]) -> tuple[list[tuple[str, DtmfDigit]], float]
     return found, seconds
 
 
-@pytest.mark.skipif(not ASTERISK_SOUNDS.is_dir(), reason="asterisk-core-sounds-en-wav missing")
+@pytest.mark.peer
 def test_no_digits_in_recorded_speech(record_property: Callable[[str, object], None]) -> None:
     paths = sorted(ASTERISK_SOUNDS.rglob("*.wav"))
     found, seconds = false_digits(paths)
@@ -243,9 +242,7 @@ def test_no_digits_in_recorded_speech(record_property: Callable[[str, object], N
     assert found == []
 
 
-@pytest.mark.skipif(
-    not (shutil.which("espeak-ng") and shutil.which("sox")), reason="espeak-ng or sox missing"
-)
+@pytest.mark.peer
 def test_no_digits_in_synthetic_speech(tmp_path: Path) -> None:
     text = (
         "Thank you for calling. Press one for orders, two for returns, or stay on the line. "

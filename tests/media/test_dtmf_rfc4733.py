@@ -78,7 +78,7 @@ def press(
 # -- the SIPp captures ----------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SIPP_PCAPS.is_dir(), reason="sip-tester not installed")
+@pytest.mark.peer
 @pytest.mark.parametrize("name", sorted(PCAP_DIGITS))
 def test_sipp_capture_gives_its_digit_once(name: str) -> None:
     packets = rtp_packets(SIPP_PCAPS / f"dtmf_2833_{name}.pcap")
@@ -93,7 +93,7 @@ def test_sipp_capture_gives_its_digit_once(name: str) -> None:
     assert receiver.next_timer() is None
 
 
-@pytest.mark.skipif(not SIPP_PCAPS.is_dir(), reason="sip-tester not installed")
+@pytest.mark.peer
 def test_sipp_capture_payloads_round_trip() -> None:
     for _, _, _, _, payload in rtp_packets(SIPP_PCAPS / "dtmf_2833_5.pcap"):
         (block,) = parse_payload(payload)

@@ -289,7 +289,7 @@ def test_bad_configuration() -> None:
         JitterBuffer(min_delay=0.3, max_delay=0.2)
 
 
-@pytest.mark.skipif(not (SIPP_PCAPS / "g711a.pcap").exists(), reason="sip-tester not installed")
+@pytest.mark.peer
 def test_sipp_capture_plays_every_30_ms_frame() -> None:
     datagrams = read_udp(SIPP_PCAPS / "g711a.pcap")
     t0 = datagrams[0].time

@@ -226,7 +226,7 @@ def test_report_block_lsr_dlsr_from_rfc_3550_figure_2() -> None:
     assert round_trip_time(block, arrival) == pytest.approx(0.875, abs=1 / 65536)
 
 
-@pytest.mark.skipif(not (SIPP_PCAPS / "g711a.pcap").exists(), reason="sip-tester not installed")
+@pytest.mark.peer
 def test_sipp_capture_statistics() -> None:
     # SIPp's g711a.pcap: 236 PCMA packets, 30 ms apart, no loss (captured timing).
     stats = ReceiverStats()
@@ -238,7 +238,7 @@ def test_sipp_capture_statistics() -> None:
     assert stats.jitter_ms() < 1.0  # captured on a LAN
 
 
-@pytest.mark.skipif(not (SIPP_PCAPS / "dtmf_2833_1.pcap").exists(), reason="no sip-tester")
+@pytest.mark.peer
 def test_rfc_4733_end_retransmissions_are_duplicates() -> None:
     # SIPp's dtmf_2833_1.pcap ends with the event's end packet sent three times.
     stats = ReceiverStats()
