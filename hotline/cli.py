@@ -56,6 +56,12 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         "LIST",
     )
     serve.add_argument(
+        "--record",
+        action="store_true",
+        default=None,
+        help=f"record every call as a stereo WAV in DATA_DIR/recordings (env {env_name('record')})",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         default=None,

@@ -44,6 +44,8 @@ class Config:
     answer_delay: float = 0.0
     #: digest algorithms offered to phones, most preferred first (RFC 8760 §2.4)
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    #: record every call as a stereo WAV in DATA_DIR/recordings
+    record: bool = False
 
 
 def parse_port(text: str) -> int:
@@ -142,6 +144,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "log_level": parse_log_level,
     "answer_delay": parse_seconds,
     "digest_algorithms": parse_digest_algorithms,
+    "record": parse_bool,
 }
 
 

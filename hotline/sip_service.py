@@ -50,6 +50,7 @@ def load_sip_service(config: Config, store: Store) -> SipService:
         rtp_ports=config.rtp_ports,
         answer_delay=config.answer_delay,
         digest_algorithms=config.digest_algorithms,
+        recordings=config.data_dir / "recordings" if config.record else None,
     )
     records = StoreCallRecords(store)
     directory = StoreDirectory(store, Binding)

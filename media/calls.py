@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, Protocol
 
 from .call import Call, run_handler
@@ -23,6 +24,7 @@ from .engine import MediaEngine, RtpPort
 from .leg import MediaLeg
 from .ports import PortsExhausted
 from .prompts.tts import PromptCache
+from .recorder import StereoRecorder
 from .sip.message import Request
 from .sip.sdp import (
     LocalMedia,
@@ -69,6 +71,7 @@ class CallController:
         *,
         advertised_host: str,
         answer_delay: float = 0.0,
+        recordings: Path | None = None,
     ) -> None:
         self.ua = ua
         self.pump = pump
@@ -78,6 +81,7 @@ class CallController:
         self.handler = handler
         self.advertised_host = advertised_host
         self.answer_delay = answer_delay
+        self.recordings = recordings
         self.tasks: set[asyncio.Task[None]] = set()
         self.calls_total = 0
 
@@ -157,6 +161,8 @@ class CallController:
             on_digit=lambda digit: None,
             inband_dtmf=media.telephone_event_pt is None,
         )
+        if self.recordings is not None:
+            self._record(session, leg)
         self.engine.attach(port, leg)
         call = Call(
             session.call_id,
@@ -170,6 +176,19 @@ class CallController:
         session.app["call"] = call
         if self.handler is not None:
             session.app["task"] = self.spawn(run_handler(call, self.handler))
+
+    def _record(self, session: CallSession, leg: MediaLeg) -> None:
+        """A stereo WAV of the call: the caller left, what we sent right."""
+        assert self.recordings is not None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in session.call_id)[:80]
+        path = self.recordings / f"{stamp}-{safe_id}.wav"
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        recorder = StereoRecorder(path)
+        leg.attach_jitter_buffer()
+        leg.recorder = recorder.write
+        session.app["recorder"] = recorder
+        self.records.call_event(session, {"type": "recording", "file": str(path)})
 
     def _reject(self, session: CallSession, status: int, **kwargs: Any) -> None:
         port = session.app.pop("port", None)
@@ -240,6 +259,9 @@ class CallController:
         port = session.app.pop("port", None)
         if port is not None:
             self.engine.release(port)
+        recorder = session.app.pop("recorder", None)
+        if recorder is not None:
+            self.spawn(recorder.close())
         task = session.app.get("task")
         if task is not None:
             asyncio.get_running_loop().call_later(HANDLER_GRACE, task.cancel)

@@ -81,6 +81,8 @@ class MediaLeg:
     sent: LegStats = field(default_factory=LegStats)
     jitter: JitterBuffer | None = None
     listeners: list[Callable[[np.ndarray], None]] = field(default_factory=list)
+    #: called every tick with (what the caller said, what we sent); None is silence
+    recorder: Callable[[np.ndarray | None, np.ndarray | None], None] | None = None
     _events_rx: TelephoneEventReceiver = field(default_factory=TelephoneEventReceiver)
     _events_tx: deque[tuple[bytes, bool, bool]] = field(default_factory=deque)
     _digits_tx: deque[tuple[str, int]] = field(default_factory=deque)
@@ -88,6 +90,7 @@ class MediaLeg:
     _silence: bytes = b""
     _last_pcm: np.ndarray | None = None
     rtt_ms: float | None = None
+    _sent_pcm: np.ndarray | None = None
     _event_ticks: int = 0
 
     def __post_init__(self) -> None:
@@ -143,32 +146,37 @@ class MediaLeg:
 
     def tick(self, now: float) -> bytes | None:
         """Play out one received frame to the listeners, and return the packet to send."""
-        if self.jitter is not None:
-            self._play_out(now)
+        heard = self._play_out(now) if self.jitter is not None else None
         for digit in self._events_rx.handle_timer(now):
             self.on_digit(digit)
+        self._sent_pcm = None
         if self.remote is None:
             self._advance()
-            return None
-        return self._next_packet()
+            packet = None
+        else:
+            packet = self._next_packet()
+        if self.recorder is not None:
+            self.recorder(heard, self._sent_pcm)
+        return packet
 
-    def _play_out(self, now: float) -> None:
+    def _play_out(self, now: float) -> np.ndarray | None:
         assert self.jitter is not None
         frame = self.jitter.pop(now)
         if frame is None:
-            return
+            return None
         if frame.kind is FrameKind.AUDIO and frame.packet is not None:
             pcm = self.codec.decode(frame.packet.payload)
         elif self._last_pcm is not None:
             pcm = conceal(self._last_pcm, frame.consecutive_lost)
         else:
-            return
+            return None
         self._last_pcm = pcm
         if self._inband is not None:
             for digit in self._inband.feed(pcm, now):
                 self.on_digit(digit)
         for listener in self.listeners:
             listener(pcm)
+        return pcm
 
     def _next_packet(self) -> bytes:
         if self._digits_tx and not self._events_tx:
@@ -190,6 +198,7 @@ class MediaLeg:
                 self.source = None
             else:
                 payload = self.codec.encode(pcm)
+                self._sent_pcm = pcm
         packet = self._packet(self.payload_type, payload, False)
         self._advance()
         return packet

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..calls import CallController, CallHandler, CallRecords
@@ -49,6 +50,8 @@ class SipSettings:
     #: offered in this order; RFC 8760 wants SHA-256 first, but some phones (and
     #: SIPp) answer only the first challenge and know only MD5
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    #: where stereo call recordings go; None records nothing
+    recordings: Path | None = None
 
 
 class Directory(Protocol):
@@ -108,6 +111,7 @@ class SipServer:
             self.handler,
             advertised_host=self.settings.advertised_host,
             answer_delay=self.settings.answer_delay,
+            recordings=self.settings.recordings,
         )
         log.info("SIP listening on %s:%d (UDP and TCP)", self.settings.host, port)
 
@@ -146,6 +150,11 @@ class SipServer:
             "active_calls": self.active_calls,
             "calls_total": self.calls.calls_total if self.calls else 0,
             "rtp_ports_in_use": self.engine.pool.in_use,
+            "media": {
+                "legs": len(self.engine.ports),
+                "late_ticks": self.engine.late_ticks,
+                "skipped_frames": self.engine.skipped_frames,
+            },
         }
 
     # -- the pump: input -> user agent -> output --------------------------------

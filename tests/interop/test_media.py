@@ -33,7 +33,8 @@ pytestmark = pytest.mark.peer
 
 @pytest.fixture
 async def demo(hotline_config: Config) -> AsyncIterator[Hotline]:
-    async with Hotline(dataclasses.replace(hotline_config, demo=True)) as running:
+    config = dataclasses.replace(hotline_config, demo=True, record=True)
+    async with Hotline(config) as running:
         yield running
 
 
@@ -132,6 +133,16 @@ async def test_baresip_hears_the_greeting_and_its_digits_are_recorded(
     assert demo.sip is not None
     greeting = await demo.sip.server.prompts.speech(GREETING)
     assert best_correlation(heard[: 8000 * 10], greeting.pcm[: 8000 * 3]) > 0.8
+
+    # The call's stereo recording: the caller left, what the caller heard right.
+    [recording] = [e["file"] for e in record.events if e["type"] == "recording"]
+    with wave.open(recording) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+        stereo = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
+    assert len(stereo) > 8000 * 12
+    caller, ours = stereo[:, 0].astype(np.float64), stereo[:, 1]
+    assert np.sqrt(np.mean(caller[: 8000 * 2] ** 2)) > 300  # baresip's speech at the start
+    assert best_correlation(ours[: 8000 * 10], greeting.pcm[: 8000 * 3]) > 0.95
 
 
 async def test_sipp_pcap_speech_and_rfc4733_digits_arrive_in_order(

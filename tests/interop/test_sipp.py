@@ -54,6 +54,8 @@ async def test_builtin_uac_scenario(hotline: Hotline, run_sipp: Any, transport: 
         assert record.answered_at is not None and record.ended_at is not None
         assert record.from_uri.startswith("sip:sipp@127.0.0.1")
         assert [e["type"] for e in record.events] == ["hangup"]
+    assert hotline.sip is not None
+    assert hotline.sip.status()["rtp_ports_in_use"] == 0  # every call gave its port back
 
 
 @pytest.fixture
@@ -72,6 +74,8 @@ async def test_cancel_while_ringing(ringing_hotline: Hotline, run_sipp: Any) -> 
     records = await ended_calls(ringing_hotline, 3)
     assert [r.end_reason for r in records] == ["cancelled"] * 3
     assert all(r.answered_at is None for r in records)
+    assert ringing_hotline.sip is not None
+    assert ringing_hotline.sip.status()["rtp_ports_in_use"] == 0
 
 
 @pytest.fixture
