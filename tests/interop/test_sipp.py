@@ -39,8 +39,18 @@ async def ended_calls(hotline: Hotline, expected: int) -> list[CallRecord]:
     return await wait_for(all_ended) or await store.calls.recent(limit=expected + 10)
 
 
+@pytest.fixture
+async def silent_hotline(hotline_config: Config) -> AsyncIterator[Hotline]:
+    """Answers and stays silent (no demo application): signalling only."""
+    async with Hotline(dataclasses.replace(hotline_config, demo=False)) as running:
+        yield running
+
+
 @pytest.mark.parametrize("transport", ["u1", "t1"], ids=["udp", "tcp"])
-async def test_builtin_uac_scenario(hotline: Hotline, run_sipp: Any, transport: str) -> None:
+async def test_builtin_uac_scenario(
+    silent_hotline: Hotline, run_sipp: Any, transport: str
+) -> None:
+    hotline = silent_hotline
     result = await run_sipp(
         "-sn", "uac", sip_target(hotline), "-t", transport, "-m", "30", "-r", "30"
     )
@@ -54,6 +64,7 @@ async def test_builtin_uac_scenario(hotline: Hotline, run_sipp: Any, transport: 
         assert record.answered_at is not None and record.ended_at is not None
         assert record.from_uri.startswith("sip:sipp@127.0.0.1")
         assert [e["type"] for e in record.events] == ["hangup"]
+        assert record.events[-1]["reason"] == "remote_bye"
     assert hotline.sip is not None
     assert hotline.sip.status()["rtp_ports_in_use"] == 0  # every call gave its port back
 
@@ -145,7 +156,11 @@ async def test_shutdown_ends_live_call_with_bye(hotline: Hotline, run_sipp: Any)
         return bool(sip.status()["active_calls"] == 1)
 
     assert await wait_for(one_call_up)
-    records_before = await store.calls.recent(limit=1)
+
+    async def recorded() -> list[CallRecord]:
+        return await store.calls.recent(limit=1)
+
+    records_before = await wait_for(recorded)
     await hotline.stop()
     result = await call
     assert result.rc == 0, result.log
