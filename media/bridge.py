@@ -2,8 +2,10 @@
 
 Each leg's decoded, jitter-buffered frames are handed to the other leg's
 outgoing source on the same 20 ms tick: no extra task, at most one frame of
-added delay.  Conferences, supervisor listen/whisper/barge and hold with
-music use :class:`media.mixer.Mixer` over the same frame sources.
+added delay.  The bridge is each call's *background* source, so a prompt
+played to one side (while held, say) hands back to the bridge when it ends.
+Conferences, supervisor listen/whisper/barge and hold with music use
+:class:`media.mixer.Mixer` over the same frame sources.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ class LiveSource:
         if not self.muted:
             self._frames.append(frame)
 
+    def mute(self, muted: bool) -> None:
+        """Stop (or resume) passing frames; muting drops what is queued, too."""
+        self.muted = muted
+        if muted:
+            self._frames.clear()
+
     def next_frame(self) -> np.ndarray | None:
         # An empty queue plays silence rather than ending the source.
         return self._frames.popleft() if self._frames else _SILENCE
 
 
 _SILENCE = np.zeros(160, dtype=np.int16)
+_SILENCE.flags.writeable = False  # shared by every bridge
 
 
 class CallBridge:
@@ -47,20 +56,27 @@ class CallBridge:
             call.leg.attach_jitter_buffer()
         a.leg.listeners.append(self.to_b.push)
         b.leg.listeners.append(self.to_a.push)
-        a.leg.source, b.leg.source = self.to_a, self.to_b
+        a.background, b.background = self.to_a, self.to_b
 
     def hold(self, call: Call, held: bool = True) -> None:
         """Mute what ``call`` says to the other side (the IVR may play to it meanwhile)."""
-        (self.to_b if call is self.a else self.to_a).muted = held
+        if call is self.a:
+            self.to_b.mute(held)
+        elif call is self.b:
+            self.to_a.mute(held)
+        else:
+            raise ValueError(f"call {call.call_id} is not in this bridge")
 
     def close(self) -> None:
-        for call, feed in ((self.a, self.to_b.push), (self.b, self.to_a.push)):
+        """Both calls back to silence (a prompt playing now goes on, then silence)."""
+        for call, feed, source in (
+            (self.a, self.to_b.push, self.to_a),
+            (self.b, self.to_a.push, self.to_b),
+        ):
             if feed in call.leg.listeners:
                 call.leg.listeners.remove(feed)
-        if self.a.leg.source is self.to_a:
-            self.a.leg.source = None
-        if self.b.leg.source is self.to_b:
-            self.b.leg.source = None
+            if call.background is source:
+                call.background = None
 
 
 def bridge(a: Call, b: Call) -> CallBridge:

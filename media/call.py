@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from .dtmf.events import DtmfDigit
-from .leg import MediaLeg
+from .dtmf.rfc4733 import event_code
+from .leg import FrameSource, MediaLeg
 from .prompts.audio import Prompt, load_wav_async
 from .prompts.player import Player
 from .prompts.tts import PromptCache
@@ -42,9 +43,16 @@ EventSink = Callable[[dict[str, Any]], None]
 
 
 class _Playback:
-    """A player whose end (or interruption) resolves a future on the loop."""
+    """A player whose end (or interruption) resolves a future on the loop.
 
-    def __init__(self, player: Player, barge_in: bool, done: asyncio.Future[bool]) -> None:
+    When it ends the leg goes back to the call's background source (a bridge,
+    music on hold) at once, so a prompt never leaves a frame of dead air.
+    """
+
+    def __init__(
+        self, call: Call, player: Player, barge_in: bool, done: asyncio.Future[bool]
+    ) -> None:
+        self.call = call
         self.player = player
         self.barge_in = barge_in
         self.done = done
@@ -53,10 +61,15 @@ class _Playback:
         frame = self.player.next_frame()
         if frame is None:
             self.finish(completed=True)
+            background = self.call.background
+            return background.next_frame() if background is not None else None
         return frame
 
     def finish(self, completed: bool) -> None:
         self.player.stop()
+        leg = self.call.leg
+        if leg.source is self:
+            leg.source = self.call.background
         if not self.done.done():
             self.done.set_result(completed)
 
@@ -84,11 +97,23 @@ class Call:
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._playback: _Playback | None = None
         self._audio: list[asyncio.Queue[np.ndarray]] = []
+        self._background: FrameSource | None = None
         self.ended = asyncio.Event()
         self.end_reason: str | None = None
         leg.on_digit = self._on_digit
 
     # -- prompts ----------------------------------------------------------------------
+
+    @property
+    def background(self) -> FrameSource | None:
+        """What the caller hears when no prompt plays: a bridge, music; None is silence."""
+        return self._background
+
+    @background.setter
+    def background(self, source: FrameSource | None) -> None:
+        self._background = source
+        if self._playback is None:
+            self.leg.source = source
 
     async def say(
         self, text: str, *, language: str = "en", voice: str | None = None, barge_in: bool = False
@@ -108,12 +133,15 @@ class Call:
         self.stop_playback()
         self._record(_prompt_event(prompt))
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._playback = _Playback(Player(prompt), barge_in, done)
-        self.leg.source = self._playback
+        playback = self._playback = _Playback(self, Player(prompt), barge_in, done)
+        self.leg.source = playback
         try:
             return await done
         finally:
-            if self._playback is not None and self._playback.done is done:
+            # Ended, interrupted or cancelled (which cancels ``done`` too): never let
+            # the prompt play on without anyone waiting for it.  finish() is idempotent.
+            playback.finish(completed=False)
+            if self._playback is playback:
                 self._playback = None
 
     def stop_playback(self) -> None:
@@ -125,19 +153,30 @@ class Call:
     # -- input --------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[CallEvent]:
-        """DTMF digits (whatever their source) and finally the hang-up."""
+        """DTMF digits (whatever their source) and finally the hang-up.
+
+        Once the call has ended, every later call yields the :class:`Hangup` again.
+        """
         while True:
-            event = await self._events.get()
+            event = await self._next()
             yield event
             if isinstance(event, Hangup):
                 return
 
     async def next_event(self, timeout: float | None = None) -> CallEvent | None:
-        """The next event, or None after ``timeout`` seconds without one."""
+        """The next event, or None after ``timeout`` seconds without one.
+
+        After the end of the call: the :class:`Hangup`, at once and every time.
+        """
         try:
-            return await asyncio.wait_for(self._events.get(), timeout)
+            return await asyncio.wait_for(self._next(), timeout)
         except TimeoutError:
             return None
+
+    async def _next(self) -> CallEvent:
+        if self._events.empty() and self.end_reason is not None:
+            return Hangup(self.end_reason)  # already handed out once; it stays true
+        return await self._events.get()
 
     async def audio_frames(self) -> AsyncIterator[np.ndarray]:
         """The caller's audio as 20 ms int16 frames at 8 kHz, until the call ends."""
@@ -148,6 +187,9 @@ class Call:
             self.leg.listeners.append(self._feed_audio)
         try:
             while not self.ended.is_set() or not queue.empty():
+                if not queue.empty():  # a consumer keeping up never builds a task
+                    yield queue.get_nowait()
+                    continue
                 getter = asyncio.ensure_future(queue.get())
                 ended = asyncio.ensure_future(self.ended.wait())
                 await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
@@ -158,6 +200,8 @@ class Call:
                 yield getter.result()
         finally:
             self._audio.remove(queue)
+            if not self._audio and self._feed_audio in self.leg.listeners:
+                self.leg.listeners.remove(self._feed_audio)
 
     def _feed_audio(self, frame: np.ndarray) -> None:
         for queue in self._audio:
@@ -174,7 +218,12 @@ class Call:
     # -- output and control ---------------------------------------------------------------
 
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
-        """Send RFC 4733 digits to the caller (e.g. to an upstream IVR)."""
+        """Send RFC 4733 digits to the caller (e.g. to an upstream IVR).
+
+        Raises ValueError, sending none of them, if one is not a DTMF key.
+        """
+        for digit in digits:
+            event_code(digit)
         for digit in digits:
             self.leg.send_digit(digit, duration_ms)
 

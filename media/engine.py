@@ -7,11 +7,16 @@ on each tick, asks every :class:`~media.leg.MediaLeg` for its packet.  A late
 wake-up sends the frames that fell due (a few at most) instead of stretching
 time.  Sockets read into a small buffer: the stock loop's default 256 KiB read
 buffer costs an mmap per packet.
+
+A released port number goes back to the pool only once the loop has really
+closed both sockets (``connection_lost``): both the stock loop and uvloop close
+them an iteration later, and a number rebound before that would fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -46,6 +51,9 @@ class _RtpProtocol(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP port unreachable while the peer's RTP is not up yet: expected
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.port._transport_closed(self)
+
 
 class _RtcpProtocol(_RtpProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -64,6 +72,11 @@ class RtpPort:
         self.rtp = _RtpProtocol(self)
         self.rtcp = _RtcpProtocol(self)
         self.next_rtcp = 0.0
+        #: a leg's tick raised: logged once, the other legs go on
+        self.failed = False
+        self._on_closed: Callable[[RtpPort], None] | None = None
+        self._closing = False
+        self._lost: set[_RtpProtocol] = set()
 
     def send(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.rtp.transport is not None:
@@ -73,23 +86,44 @@ class RtpPort:
         if self.rtcp.transport is not None:
             self.rtcp.transport.sendto(data, addr)
 
-    def close(self) -> None:
-        for proto in (self.rtp, self.rtcp):
-            if proto.transport is not None:
-                proto.transport.close()
+    def close(self, on_closed: Callable[[RtpPort], None] | None = None) -> None:
+        """Close both sockets; ``on_closed(self)`` runs once the loop has closed them."""
         self.leg = None
+        if self._closing:
+            return
+        self._closing = True
+        self._on_closed = on_closed
+        for proto in (self.rtp, self.rtcp):
+            if proto.transport is not None and proto not in self._lost:
+                proto.transport.close()
+            else:
+                self._lost.add(proto)
+        self._check_closed()
+
+    def _transport_closed(self, proto: _RtpProtocol) -> None:
+        self._lost.add(proto)
+        self._check_closed()
+
+    def _check_closed(self) -> None:
+        if self._closing and len(self._lost) == 2 and self._on_closed is not None:
+            on_closed, self._on_closed = self._on_closed, None
+            on_closed(self)
 
 
 class MediaEngine:
     """Allocates RTP ports and paces every leg's outgoing audio from one ticker."""
 
-    def __init__(self, host: str, ports: PortPool) -> None:
+    def __init__(self, host: str, ports: PortPool, *, rtcp_interval: float = RTCP_INTERVAL) -> None:
         self.host = host
         self.pool = ports
+        self.rtcp_interval = rtcp_interval
         self.ports: dict[int, RtpPort] = {}
+        self._closing: set[int] = set()  # released, sockets not closed yet
+        self._port_freed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: FrameClock | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self.frames_due = 0  # frames that fell due on the ticker (sent or skipped)
         self.late_ticks = 0
         self.skipped_frames = 0
 
@@ -98,24 +132,46 @@ class MediaEngine:
         return self._loop.time()
 
     async def bind(self) -> RtpPort:
-        """Bind the next free RTP/RTCP pair; raises :class:`PortsExhausted`."""
+        """Bind the next free RTP/RTCP pair; raises :class:`PortsExhausted`.
+
+        When every free number is still closing (released an iteration ago), waits
+        for one.  A pair another program holds is skipped and put back at the end of
+        the pool, to be tried again after every other number.
+        """
         self._loop = asyncio.get_running_loop()
         for _ in range(self.pool.capacity):
+            while not self.pool.available and self._closing:
+                await self._wait_for_a_port()
             number = self.pool.allocate()
             try:
                 port = await self._bind_pair(number)
-            except OSError:  # taken by another program: skip it, keep it out of the pool
-                log.warning("RTP port %d is in use by another program; skipping it", number)
+            except OSError:
+                log.warning("RTP port %d or %d is in use by another program", number, number + 1)
+                self.pool.release(number)
                 continue
             self.ports[number] = port
             return port
         raise PortsExhausted("no bindable RTP port left")
 
+    async def _wait_for_a_port(self) -> None:
+        if self._port_freed is None:
+            self._port_freed = asyncio.Event()
+        self._port_freed.clear()
+        await self._port_freed.wait()
+
+    def _port_closed(self, port: RtpPort) -> None:
+        self._closing.discard(port.number)
+        self.pool.release(port.number)
+        if self._port_freed is not None:
+            self._port_freed.set()
+
     async def _bind_pair(self, number: int) -> RtpPort:
         assert self._loop is not None
         port = RtpPort(number, self.now)
-        sockets = [_udp_socket(self.host, number), _udp_socket(self.host, number + 1)]
+        sockets: list[socket.socket] = []
         try:
+            sockets.append(_udp_socket(self.host, number))
+            sockets.append(_udp_socket(self.host, number + 1))
             await self._loop.create_datagram_endpoint(lambda: port.rtp, sock=sockets[0])
             await self._loop.create_datagram_endpoint(lambda: port.rtcp, sock=sockets[1])
         except BaseException:
@@ -128,15 +184,20 @@ class MediaEngine:
     def attach(self, port: RtpPort, leg: MediaLeg) -> None:
         """Start receiving into and sending from ``leg``."""
         port.leg = leg
-        port.next_rtcp = self.now() + RTCP_INTERVAL
+        port.next_rtcp = self.now() + self.rtcp_interval
         self._ensure_ticking()
 
     def release(self, port: RtpPort) -> None:
-        """Close the sockets and give the number back (every call end, failures included)."""
-        if self.ports.pop(port.number, None) is None:
-            return
-        port.close()
-        self.pool.release(port.number)
+        """Close the sockets and give the number back (every call end, failures included).
+
+        The number returns to the pool once the loop has closed the sockets, an
+        iteration later; :meth:`bind` waits for it if it is the last one.
+        """
+        if self.ports.get(port.number) is not port:
+            return  # released before (its number may already serve another call)
+        del self.ports[port.number]
+        self._closing.add(port.number)
+        port.close(on_closed=self._port_closed)
 
     # -- the ticker ---------------------------------------------------------------
 
@@ -154,34 +215,47 @@ class MediaEngine:
         assert self._clock is not None
         now = self.now()
         due = self._clock.due(now)
+        self.frames_due += due
         if due > 1:
             self.late_ticks += 1
             self.skipped_frames += max(0, due - MAX_CATCH_UP)
-        for _ in range(min(due, MAX_CATCH_UP)):
-            self._send_all(now)
+        # Scheduled first: nothing a leg does can stop the ticker for every call.
         if self.ports:
             self._schedule()
         else:
             self._timer = None
+        for _ in range(min(due, MAX_CATCH_UP)):
+            self._send_all(now)
 
     def _send_all(self, now: float) -> None:
-        for port in self.ports.values():
+        # A snapshot: a leg's callbacks may release a port (one tuple per tick, not per leg).
+        for port in tuple(self.ports.values()):
             leg = port.leg
             if leg is None:
                 continue
-            packet = leg.tick(now)
-            if packet is not None and leg.remote is not None:
-                port.send(packet, leg.remote)
-            if now >= port.next_rtcp and leg.remote is not None:
-                port.next_rtcp = now + RTCP_INTERVAL
-                port.send_rtcp(leg.rtcp_report(now), (leg.remote[0], leg.remote[1] + 1))
+            try:
+                packet = leg.tick(now)
+                if packet is not None and leg.remote is not None:
+                    port.send(packet, leg.remote)
+                if now >= port.next_rtcp and leg.remote is not None:
+                    port.next_rtcp = now + self.rtcp_interval
+                    port.send_rtcp(leg.rtcp_report(now), (leg.remote[0], leg.remote[1] + 1))
+            except Exception:  # a bug in one call (a listener, a source) stays in that call
+                if not port.failed:
+                    port.failed = True
+                    log.exception("media leg on port %d failed in its tick", port.number)
 
     async def close(self) -> None:
+        """Stop the ticker, release every port and wait (a second at most) until closed."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         for port in list(self.ports.values()):
             self.release(port)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                while self._closing:
+                    await self._wait_for_a_port()
 
 
 def _udp_socket(host: str, port: int) -> socket.socket:

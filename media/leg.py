@@ -1,6 +1,6 @@
 """One call's RTP stream, sans-IO: what comes in (stats, DTMF, audio) and what goes out.
 
-The asyncio edge (:mod:`media.rtp.endpoint`) hands every datagram to
+The asyncio edge (:mod:`media.engine`) hands every datagram to
 :meth:`MediaLeg.receive`; the engine's single 20 ms ticker asks
 :meth:`MediaLeg.tick` for the packet to send.  Per-packet work is kept small:
 a received voice packet is only decoded when someone listens (a jitter buffer
@@ -21,10 +21,15 @@ from typing import Protocol
 import numpy as np
 
 from .codecs import Codec
-from .dtmf.errors import DtmfError
+from .dtmf.errors import DtmfError, DtmfUsageError
 from .dtmf.events import DtmfDigit
 from .dtmf.inband import InbandDetector
-from .dtmf.rfc4733 import TelephoneEventReceiver, TelephoneEventSender
+from .dtmf.rfc4733 import (
+    TelephoneEventPacket,
+    TelephoneEventReceiver,
+    TelephoneEventSender,
+    event_code,
+)
 from .rtp.jitterbuffer import FrameKind, JitterBuffer, conceal
 from .rtp.packet import RtpError, RtpPacket
 from .rtp.rtcp import (
@@ -60,9 +65,9 @@ class LegStats:
     dtmf_sent: int = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class MediaLeg:
-    """The media state of one call leg.  Create with :func:`new_leg`."""
+    """The media state of one call leg (compared by identity: it holds live state)."""
 
     codec: Codec
     payload_type: int
@@ -84,7 +89,7 @@ class MediaLeg:
     #: called every tick with (what the caller said, what we sent); None is silence
     recorder: Callable[[np.ndarray | None, np.ndarray | None], None] | None = None
     _events_rx: TelephoneEventReceiver = field(default_factory=TelephoneEventReceiver)
-    _events_tx: deque[tuple[bytes, bool, bool]] = field(default_factory=deque)
+    _events_tx: deque[TelephoneEventPacket] = field(default_factory=deque)
     _digits_tx: deque[tuple[str, int]] = field(default_factory=deque)
     _inband: InbandDetector | None = None
     _silence: bytes = b""
@@ -118,7 +123,8 @@ class MediaLeg:
                 self.receiver.invalid += 1
                 return
             payload_type, marker, seq = packet.payload_type, packet.marker, packet.sequence_number
-            timestamp, ssrc, offset = packet.timestamp, packet.ssrc, len(data) - len(packet.payload)
+            timestamp, ssrc = packet.timestamp, packet.ssrc
+            data, offset = packet.payload, 0  # CSRCs, extension and padding stripped
         if not self.latched:  # symmetric RTP: answer where the caller's packets come from
             self.remote, self.latched = addr, True
         self.receiver.observe(ssrc, seq, timestamp, len(data) - offset, now)
@@ -150,11 +156,11 @@ class MediaLeg:
         for digit in self._events_rx.handle_timer(now):
             self.on_digit(digit)
         self._sent_pcm = None
-        if self.remote is None:
-            self._advance()
-            packet = None
-        else:
+        packet: bytes | None = None
+        if self.remote is not None:
             packet = self._next_packet()
+        else:
+            self._idle()
         if self.recorder is not None:
             self.recorder(heard, self._sent_pcm)
         return packet
@@ -178,14 +184,29 @@ class MediaLeg:
             listener(pcm)
         return pcm
 
+    def _idle(self) -> None:
+        """Nowhere to send (on hold, no address yet): the media clock and the source run on.
+
+        A prompt thus still ends in time (and ``Call.play`` returns); an RFC 4733 event
+        under way is cut short (the peer times it out); queued digits wait.
+        """
+        if self._events_tx:
+            self._events_tx.clear()
+            self._advance(self._event_ticks * FRAME_SAMPLES)
+            self._event_ticks = 0
+        if self.source is not None and self.source.next_frame() is None:
+            self.source = None
+        self._advance()
+
     def _next_packet(self) -> bytes:
         if self._digits_tx and not self._events_tx:
             self._start_next_digit()
         if self._events_tx:
-            # Every packet of one event carries the event's start timestamp (RFC 4733
-            # §2.5.1.2); voice resumes with the time the event took.
-            payload, marker, _ = self._events_tx.popleft()
-            packet = self._packet(self.telephone_event_pt or 101, payload, marker)
+            # Every packet of one event (segment, past 0xFFFF samples) carries its start
+            # timestamp (RFC 4733 §2.5.1.2-3); voice resumes with the time the event took.
+            event = self._events_tx.popleft()
+            pt = self.telephone_event_pt or 101
+            packet = self._packet(pt, event.payload, event.marker, event.timestamp)
             self._event_ticks += 1
             if not self._events_tx:
                 self._advance(self._event_ticks * FRAME_SAMPLES)
@@ -199,13 +220,13 @@ class MediaLeg:
             else:
                 payload = self.codec.encode(pcm)
                 self._sent_pcm = pcm
-        packet = self._packet(self.payload_type, payload, False)
+        packet = self._packet(self.payload_type, payload, False, self.timestamp)
         self._advance()
         return packet
 
-    def _packet(self, payload_type: int, payload: bytes, marker: bool) -> bytes:
+    def _packet(self, payload_type: int, payload: bytes, marker: bool, timestamp: int) -> bytes:
         header = _HEADER.pack(
-            0x80, payload_type | (0x80 if marker else 0), self.sequence, self.timestamp, self.ssrc
+            0x80, payload_type | (0x80 if marker else 0), self.sequence, timestamp, self.ssrc
         )
         self.sequence = (self.sequence + 1) & 0xFFFF
         self.sent.packets_sent += 1
@@ -218,17 +239,23 @@ class MediaLeg:
     # -- commands -----------------------------------------------------------------------
 
     def send_digit(self, digit: str, duration_ms: int = 100) -> None:
-        """Queue an RFC 4733 digit; it replaces voice packets while it lasts."""
+        """Queue an RFC 4733 digit; it replaces voice packets while it lasts.
+
+        Raises ValueError (:class:`DtmfUsageError` for a bad digit or duration) here,
+        not later in the engine's ticker.
+        """
         if self.telephone_event_pt is None:
             raise ValueError("the peer did not negotiate telephone-event")
+        event_code(digit)
+        if duration_ms <= 0:
+            raise DtmfUsageError(f"duration must be positive, not {duration_ms} ms")
         self._digits_tx.append((digit, duration_ms))
 
     def _start_next_digit(self) -> None:
         """Packets of the next queued digit, stamped with the current timestamp."""
         digit, duration_ms = self._digits_tx.popleft()
         sender = TelephoneEventSender(self.telephone_event_pt or 101, self.codec.clock_rate)
-        for p in sender.packets(digit, self.timestamp, duration_ms=duration_ms):
-            self._events_tx.append((p.payload, p.marker, p.is_end))
+        self._events_tx.extend(sender.packets(digit, self.timestamp, duration_ms=duration_ms))
         self.sent.dtmf_sent += 1
 
     # -- RTCP (RFC 3550 §6.4) ---------------------------------------------------------

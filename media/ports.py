@@ -23,6 +23,7 @@ class PortPool:
         self.capacity = len(self._free)
 
     def allocate(self) -> int:
+        """The free port released longest ago; :class:`PortsExhausted` if none is."""
         if not self._free:
             raise PortsExhausted(f"all {self.capacity} RTP ports are in use")
         port = self._free.popleft()
@@ -30,10 +31,17 @@ class PortPool:
         return port
 
     def release(self, port: int) -> None:
+        """Give ``port`` back (to the end of the queue); unknown or free ports are ignored."""
         if port in self._used:
             self._used.remove(port)
             self._free.append(port)
 
     @property
     def in_use(self) -> int:
+        """Ports handed out and not yet released."""
         return len(self._used)
+
+    @property
+    def available(self) -> int:
+        """Ports free to allocate now."""
+        return len(self._free)
