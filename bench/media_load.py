@@ -27,13 +27,14 @@ import json
 import os
 import resource
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ import uvloop
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from media.dtmf.rfc4733 import TelephoneEventSender
+from media.sip.errors import RemoteProtocolError
 from media.sip.headers import CSeq, Headers, NameAddr, Via
 from media.sip.ids import new_branch, new_tag
 from media.sip.message import Request, Response
@@ -68,34 +70,59 @@ def cpu_seconds(pid: int) -> float:
 # -- one call's RTP, both directions ----------------------------------------------------
 
 
-@dataclass
-class Stream(asyncio.DatagramProtocol):
-    """Our side of one call: sends 20 ms packets, timestamps what comes back."""
+_TIMESPEC = struct.Struct("@qq")
+#: Linux; Python 3.11 does not name it (SCM_TIMESTAMPNS has the same value)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+GENERATOR_PORTS = 50000  # the generator's RTP sockets: 50000 + 2*i, RTCP on +1
 
-    index: int
-    remote: tuple[str, int] | None = None
-    transport: asyncio.DatagramTransport | None = None
-    seq: int = 0
-    ts: int = 0
-    last_arrival: float = 0.0
-    intervals: list[float] = field(default_factory=list)
-    received: int = 0
-    pending_dtmf: list[bytes] = field(default_factory=list)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        if hasattr(transport, "max_size"):
-            transport.max_size = 2048
+class Stream:
+    """Our side of one call: sends 20 ms packets, timestamps what comes back.
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        now = time.monotonic()
-        if self.last_arrival:
-            self.intervals.append(now - self.last_arrival)
-        self.last_arrival = now
-        self.received += 1
+    Arrival times are the kernel's (SO_TIMESTAMPNS), so they do not include
+    the generator's own scheduling delays; RTCP is bound (port + 1) and ignored.
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.port = GENERATOR_PORTS + 2 * index
+        self.sock = _bound(self.port)
+        self.rtcp = _bound(self.port + 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.remote: tuple[str, int] | None = None
+        self.seq = 0
+        self.ts = 0
+        self.last_arrival = 0.0
+        self.intervals: list[float] = []
+        self.received = 0
+        self.pending_dtmf: list[bytes] = []
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.sock.fileno(), self._readable)
+        loop.add_reader(self.rtcp.fileno(), self._drain_rtcp)
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                _, ancillary, _, _ = self.sock.recvmsg(2048, 64)
+            except BlockingIOError:
+                return
+            arrival = self.last_arrival
+            for level, kind, data in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = _TIMESPEC.unpack(data[: _TIMESPEC.size])
+                    arrival = sec + nsec / 1e9
+            if self.last_arrival:
+                self.intervals.append(arrival - self.last_arrival)
+            self.last_arrival = arrival
+            self.received += 1
+
+    def _drain_rtcp(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.rtcp.recv(2048)
 
     def send(self) -> None:
-        if self.remote is None or self.transport is None:
+        if self.remote is None:
             return
         self.seq = (self.seq + 1) & 0xFFFF
         if self.pending_dtmf:
@@ -104,20 +131,35 @@ class Stream(asyncio.DatagramProtocol):
             pt, payload = 0, SILENCE
             self.ts = (self.ts + 160) & 0xFFFFFFFF
         header = struct.pack("!BBHII", 0x80, pt, self.seq, self.ts, 0x10000 + self.index)
-        self.transport.sendto(header + payload, self.remote)
+        with contextlib.suppress(BlockingIOError):
+            self.sock.sendto(header + payload, self.remote)
 
     def queue_digit(self, digit: str) -> None:
         sender = TelephoneEventSender(101)
         self.pending_dtmf = [p.payload for p in sender.packets(digit, self.ts, duration_ms=100)]
 
-    @property
-    def port(self) -> int:
-        assert self.transport is not None
-        return int(self.transport.get_extra_info("sockname")[1])
+    def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in (self.sock, self.rtcp):
+            loop.remove_reader(sock.fileno())
+            sock.close()
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 class Pacer:
-    """One ticker sending every stream's packet each 20 ms (absolute deadlines)."""
+    """Sends every stream's packet each 20 ms, the streams spread over the period.
+
+    Real callers are not in step with each other: each 2 ms slot sends for a
+    tenth of the calls, on absolute deadlines.
+    """
+
+    SLOTS = 10
 
     def __init__(self) -> None:
         self.streams: list[Stream] = []
@@ -132,8 +174,8 @@ class Pacer:
         n = 0
         while True:
             n += 1
-            await asyncio.sleep(max(0.0, start + n * PERIOD - loop.time()))
-            for stream in self.streams:
+            await asyncio.sleep(max(0.0, start + n * PERIOD / self.SLOTS - loop.time()))
+            for stream in self.streams[n % self.SLOTS :: self.SLOTS]:
                 stream.send()
 
     def stop(self) -> None:
@@ -163,7 +205,10 @@ class Uac(asyncio.DatagramProtocol):
         return host, port
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        message = parse_message(data)
+        try:
+            message = parse_message(data)
+        except RemoteProtocolError:
+            return
         if isinstance(message, Request):  # the server hanging up: say OK
             if message.method == "BYE":
                 reply = Response(
@@ -350,14 +395,7 @@ async def measure(
 
 
 async def open_streams(count: int, start: int) -> list[Stream]:
-    loop = asyncio.get_running_loop()
-    streams = []
-    for i in range(start, start + count):
-        _, stream = await loop.create_datagram_endpoint(
-            lambda i=i: Stream(i), local_addr=("127.0.0.1", 0)
-        )
-        streams.append(stream)
-    return streams
+    return [Stream(i) for i in range(start, start + count)]
 
 
 async def run_hotline(steps: list[int], window: float, port: int, workdir: Path) -> list[Row]:
@@ -391,8 +429,7 @@ async def run_hotline(steps: list[int], window: float, port: int, workdir: Path)
             await uac.bye(invite, ok)
         pacer.stop()
         for stream in pacer.streams:
-            assert stream.transport is not None
-            stream.transport.close()
+            stream.close()
     return rows
 
 
@@ -430,7 +467,10 @@ async def run_echo(steps: list[int], window: float, base: int) -> list[Row]:
             print_row(row, sys.stderr)
     finally:
         pacer.stop()
-        proc.terminate()
+        for stream in pacer.streams:
+            stream.close()
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
         await proc.wait()
     return rows
 
