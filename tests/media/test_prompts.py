@@ -88,7 +88,11 @@ async def test_concurrent_identical_requests_render_once(cache: PromptCache) -> 
 
 @needs_espeak
 async def test_event_loop_stays_responsive_during_render(cache: PromptCache) -> None:
-    """A cold render (worker start-up included) must not stall a 5 ms ticker."""
+    """A cold render (worker start-up included) runs while the event loop goes on.
+
+    Behaviour, not timing: the ticker keeps ticking through the render (it would
+    tick once if rendering blocked the loop). Lag figures belong in bench/.
+    """
     lags: list[float] = []
     stop = asyncio.Event()
 
@@ -107,7 +111,6 @@ async def test_event_loop_stays_responsive_during_render(cache: PromptCache) -> 
     stop.set()
     await ticking
     assert cache.renders == 1 and len(lags) > 5
-    assert max(lags) < 0.050
 
 
 @needs_espeak
