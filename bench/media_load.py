@@ -36,6 +36,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import uvloop
@@ -333,9 +334,11 @@ def hotline_server(sip_port: int, http_port: int, workdir: Path, max_calls: int)
         log.close()
 
 
-def media_status(http_port: int) -> dict[str, int]:
+def media_status(http_port: int) -> dict[str, Any]:
+    """The server's media counters and its garbage collector's pauses (/healthz)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz") as reply:
-        return dict(json.load(reply)["sip"].get("media", {}))
+        health = json.load(reply)
+    return {**health["sip"].get("media", {}), "gc": health.get("gc", {})}
 
 
 ECHO_SERVER = """
@@ -371,6 +374,7 @@ class Row:
     p99: float
     underruns: int
     cpu_pct: float
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -419,9 +423,16 @@ async def run_hotline(steps: list[int], window: float, port: int, workdir: Path)
                 await asyncio.sleep(0.01)  # 100 calls/s set-up
             await asyncio.sleep(2.0)  # settle: greetings start, jitter buffers fill
             digits = asyncio.create_task(press_digits(pacer.streams))
-            before = media_status(port + 1).get("skipped_frames", 0)
+            before = media_status(port + 1)
             row = await measure("hotline", pid, pacer.streams, window)
-            row.underruns += media_status(port + 1).get("skipped_frames", 0) - before
+            after = media_status(port + 1)
+            row.underruns += after.get("skipped_frames", 0) - before.get("skipped_frames", 0)
+            late = after.get("ticks_late_over_5ms", 0) - before.get("ticks_late_over_5ms", 0)
+            gen2 = after["gc"]["collections"][2] - before["gc"]["collections"][2]
+            row.note = (
+                f"ticks late >5 ms: {late}, gen-2 GCs: {gen2} (max pause "
+                f"{after['gc']['max_pause_ms'][2]} ms)"
+            )
             digits.cancel()
             rows.append(row)
             print_row(row, sys.stderr)
@@ -479,7 +490,7 @@ def print_row(row: Row, out: object = sys.stdout) -> None:
     print(
         f"{row.target:<10} {row.calls:>6} {row.pps_out:>9.0f} {row.p1:>6.1f} {row.p50:>6.1f} "
         f"{row.p99:>6.1f} {row.underruns:>9} {row.cpu_pct:>6.1f} {row.cpu_pct / row.calls:>8.3f} "
-        f"{'ok' if row.ok else 'FAIL':>4}",
+        f"{'ok' if row.ok else 'FAIL':>4}  {row.note}",
         file=out,
         flush=True,
     )  # type: ignore[arg-type]

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotline import __version__
+from hotline.gc_watch import GcWatch
 from hotline.sip_service import SipService
 from hotline.store import Store
 
 log = logging.getLogger(__name__)
+
+#: the process's collector pauses; installed by `hotline.app.serve`
+GC_WATCH = GcWatch()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,13 @@ class Health:
         db_ok, db_text = await self._check_database()
         ok = sip_ok and db_ok and self.http_up and not self.stopping
         status = "ok" if ok else "stopping" if self.stopping else "unavailable"
-        body = {"status": status, "sip": sip_body, "database": db_text, "version": __version__}
+        body = {
+            "status": status,
+            "sip": sip_body,
+            "database": db_text,
+            "gc": GC_WATCH.status(),
+            "version": __version__,
+        }
         return HealthReport(ok, body)
 
     def _check_sip(self) -> tuple[bool, dict[str, Any]]:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PERIOD = 0.020
 MAX_CATCH_UP = 3  # frames sent back to back after a stall; older ones are skipped
+LATE_REPORTED = 0.005  # a tick this late moves a packet outside 20 ms +/- 5 ms
 READ_SIZE = 2048  # RTP/RTCP datagrams are far smaller; see the module docstring
 RTCP_INTERVAL = 5.0  # RFC 3550 §6.2 minimum for small sessions
 
@@ -72,6 +73,8 @@ class RtpPort:
         self.rtp = _RtpProtocol(self)
         self.rtcp = _RtcpProtocol(self)
         self.next_rtcp = 0.0
+        self.send_errors = 0
+        self._sendto: Callable[[bytes, tuple[str, int]], object] = self._no_socket
         #: a leg's tick raised: logged once, the other legs go on
         self.failed = False
         self._on_closed: Callable[[RtpPort], None] | None = None
@@ -79,8 +82,15 @@ class RtpPort:
         self._lost: set[_RtpProtocol] = set()
 
     def send(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.rtp.transport is not None:
-            self.rtp.transport.sendto(data, addr)
+        """Send straight on the socket: the transport's sendto costs more per packet,
+        and a full send buffer is better met by dropping one 20 ms frame than queuing it."""
+        try:
+            self._sendto(data, addr)
+        except OSError:  # EAGAIN (buffer full) or a socket already closed: drop the frame
+            self.send_errors += 1
+
+    def _no_socket(self, data: bytes, addr: tuple[str, int]) -> None:
+        raise OSError("not bound")
 
     def send_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.rtcp.transport is not None:
@@ -126,6 +136,10 @@ class MediaEngine:
         self.frames_due = 0  # frames that fell due on the ticker (sent or skipped)
         self.late_ticks = 0
         self.skipped_frames = 0
+        #: how late the ticker woke up: the worst, and how often by more than 5 ms
+        self.max_late = 0.0
+        self.late_over_5ms = 0
+        self._deadline = 0.0
 
     def now(self) -> float:
         assert self._loop is not None
@@ -174,6 +188,7 @@ class MediaEngine:
             sockets.append(_udp_socket(self.host, number + 1))
             await self._loop.create_datagram_endpoint(lambda: port.rtp, sock=sockets[0])
             await self._loop.create_datagram_endpoint(lambda: port.rtcp, sock=sockets[1])
+            port._sendto = sockets[0].sendto
         except BaseException:
             port.close()
             for s in sockets:
@@ -209,11 +224,17 @@ class MediaEngine:
 
     def _schedule(self) -> None:
         assert self._loop is not None and self._clock is not None
-        self._timer = self._loop.call_at(self._clock.next_deadline(), self._tick)
+        self._deadline = self._clock.next_deadline()
+        self._timer = self._loop.call_at(self._deadline, self._tick)
 
     def _tick(self) -> None:
         assert self._clock is not None
         now = self.now()
+        late = now - self._deadline
+        if late > self.max_late:
+            self.max_late = late
+        if late > LATE_REPORTED:
+            self.late_over_5ms += 1
         due = self._clock.due(now)
         self.frames_due += due
         if due > 1:

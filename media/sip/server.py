@@ -154,6 +154,8 @@ class SipServer:
                 "legs": len(self.engine.ports),
                 "late_ticks": self.engine.late_ticks,
                 "skipped_frames": self.engine.skipped_frames,
+                "ticks_late_over_5ms": self.engine.late_over_5ms,
+                "max_tick_late_ms": round(self.engine.max_late * 1000, 1),
             },
         }
 
