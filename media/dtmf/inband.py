@@ -38,6 +38,7 @@ more finely, but cost about a third more per frame (measured).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -268,8 +269,15 @@ def _windows(
     )
 
 
+@functools.lru_cache(maxsize=4)
 def _dft_table(window: int, sample_rate: int) -> npt.NDArray[np.float32]:
-    """``window x 2F`` matrix: cosines then sines of the F analysis frequencies."""
+    """``window x 2F`` matrix: cosines then sines of the F analysis frequencies.
+
+    Shared by every detector (read-only): building it per call cost more than
+    the rest of a call's set-up.
+    """
     n = np.arange(window)[:, None]
     omega = 2 * math.pi * np.asarray(_FREQS)[None, :] / sample_rate
-    return np.hstack((np.cos(omega * n), np.sin(omega * n))).astype(np.float32)
+    table = np.hstack((np.cos(omega * n), np.sin(omega * n))).astype(np.float32)
+    table.setflags(write=False)
+    return table
