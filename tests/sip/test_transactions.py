@@ -9,6 +9,7 @@ moves when a test moves it, and ``handle_timer`` fires what is due.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from media.sip.transaction import (
     response_target,
     stamp_via,
 )
+from media.sip.transactions.server import base_key
 from media.sip.uri import SipUri
 
 UAC_HOST, UAC_PORT = "192.0.2.10", 5070
@@ -850,6 +852,102 @@ def test_lazy_cancellation_keeps_heap_bounded() -> None:
     assert len(layer._heap) == 0
 
 
+# -- compacted and parked transactions (what the garbage collector does not walk) -------
+
+
+def parked_server(
+    h: Harness, method: str, status: int
+) -> tuple[Request, bytes, weakref.ref[ServerTransaction]]:
+    """A server transaction answered with ``status`` at 0 s that the TU then forgets.
+
+    Returns the request, the bytes of the response and a weak reference to the
+    transaction object, dead once the layer keeps no object of it (parked).
+    """
+    _, request = start(h, method)
+    h.uac.drain()
+    events = h.uas.layer.receive_request(copy.deepcopy(request), h.uac.address, 0.0)
+    tx = server_transaction(events)
+    response = respond(tx.request, status)
+    h.uas.layer.send_response(tx, response, 0.0)
+    assert bytes(h.uas.drain()[-1]) == bytes(response)
+    return request, bytes(response), weakref.ref(tx)
+
+
+def test_parked_non_invite_resends_the_same_bytes_then_timer_j() -> None:
+    h = uac_and_uas()
+    request, wire, ref = parked_server(h, "OPTIONS", 200)
+    assert ref() is None  # the layer holds no object: bytes and strings only
+    assert h.uas.layer.receive_request(copy.deepcopy(request), h.uac.address, 1.0) == []
+    (again,) = h.uas.drain()
+    assert isinstance(again, Response) and bytes(again) == wire and again.status == 200
+    (ended,) = h.uas.layer.handle_timer(64 * T1)
+    assert isinstance(ended, ev.TransactionTerminated)
+    assert ended.transaction.state is ServerState.TERMINATED
+    assert ended.transaction.request.call_id == request.call_id  # a view of its bytes
+    assert h.uas.layer.is_idle
+
+
+def test_parked_invite_failure_retransmits_and_absorbs_the_ack() -> None:
+    h = uac_and_uas()
+    invite, wire, ref = parked_server(h, "INVITE", 486)
+    assert ref() is None
+    assert h.uas.layer.handle_timer(T1) == []  # Timer G: the same bytes again
+    assert [bytes(m) for m in h.uas.drain()] == [wire]
+    ack = make_request("ACK", branch=invite.via.branch, call_id=invite.call_id,
+                       from_tag=invite.from_.tag, to_tag="uas-tag")
+    assert h.uas.layer.receive_request(ack, h.uac.address, 0.6) == []  # Confirmed
+    assert h.uas.layer.next_timer() == 0.6 + T4  # Timer I; G and H are stopped
+    assert kinds(h.uas.layer.handle_timer(0.6 + T4)) == ["TransactionTerminated"]
+    assert h.uas.layer.is_idle
+
+
+def test_parked_accepted_invite_still_matches_copies_ack_cancel_and_merges() -> None:
+    h = uac_and_uas()
+    invite, _, ref = parked_server(h, "INVITE", 200)
+    assert ref() is None
+    layer = h.uas.layer
+    assert layer.receive_request(copy.deepcopy(invite), h.uac.address, 0.5) == []
+    assert h.uas.drain() == []  # RFC 6026: absorbed, the TU retransmits its 2xx
+    cancel = make_request("CANCEL", branch=invite.via.branch, call_id=invite.call_id,
+                          from_tag=invite.from_.tag)
+    assert layer.receive_request(cancel, h.uac.address, 0.6) == []  # no CancelReceived
+    (ok,) = h.uas.drain()
+    assert isinstance(ok, Response) and ok.status == 200 and ok.to.tag == "uas-tag"
+    fork = make_request("INVITE", call_id=invite.call_id, from_tag=invite.from_.tag,
+                        via_host="203.0.113.5")
+    assert layer.receive_request(fork, h.uac.address, 0.7) == []
+    assert statuses(h.uas.drain()) == [482]  # §8.2.2.2 still sees the parked INVITE
+    ack = make_request("ACK", branch=invite.via.branch, call_id=invite.call_id,
+                       from_tag=invite.from_.tag, to_tag="uas-tag")
+    (acked,) = layer.receive_request(ack, h.uac.address, 0.8)
+    assert isinstance(acked, ev.AckReceived) and acked.transaction is not None
+    assert acked.transaction.state is ServerState.ACCEPTED
+    assert acked.transaction.key[0] == base_key(invite)
+    del acked
+    fired = h.advance(0.1 + 64 * T1)
+    assert ev.TransactionTerminated in [type(e) for _, p, events in fired if p is h.uas
+                                        for e in events]
+    h.finish()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_a_held_transaction_is_parked_too_and_its_object_follows(transport: str) -> None:
+    h = uac_and_uas(transport)
+    start(h, "INVITE")
+    tx = server_transaction(h.transfer(h.uac))
+    h.uas.layer.send_response(tx, respond(tx.request, 486), 0.0)  # Completed: Timer H runs
+    data, links = tx.park()
+    assert links == (None if transport == "udp" else ("uac-conn", "uac-conn"))
+    clone = ServerTransaction.unpark(data, links)
+    slots = {name for cls in type(tx).__mro__ for name in getattr(cls, "__slots__", ())}
+    for name in slots - {"__weakref__"}:
+        assert getattr(clone, name) == getattr(tx, name), name
+    ack = make_request("ACK", branch=tx.request.via.branch, call_id=tx.request.call_id,
+                       from_tag=tx.request.from_.tag, to_tag="uas-tag", transport=transport)
+    assert h.uas.layer.receive_request(ack, h.uac.address, 0.1) == []
+    assert tx.state is ServerState.CONFIRMED  # the TU's object, not a copy, changed
+
+
 # -- randomized event orders --------------------------------------------------------
 
 Op = tuple[str, int]
@@ -860,6 +958,7 @@ ops = st.lists(
             [
                 "invite", "options", "deliver_uac", "deliver_uas", "drop_uac", "drop_uas",
                 "duplicate", "respond", "cancel", "stray", "ack", "advance", "transport_error",
+                "forget",
             ]
         ),
         st.integers(min_value=0, max_value=1000),
@@ -959,6 +1058,12 @@ class Chaos:
 
     def _advance(self, n: int) -> None:
         self.h.advance(self.h.clock.now + n / 40)
+
+    def _forget(self, n: int) -> None:
+        """Drop the TU's references to answered server transactions: parked, they are
+        rebuilt from their bytes when a copy, an ACK or a timer comes."""
+        self.servers = [tx for tx in self.servers if not tx.absorbing]
+        self.h.uas.events.clear()
 
     def _transport_error(self, n: int) -> None:
         pool: list[ClientTransaction | ServerTransaction] = [*self.clients, *self.servers]

@@ -93,6 +93,8 @@ class ClientTransaction(Transaction):
     """One request we sent and its responses (§17.1); ``target`` is where it went.
 
     ``key`` is (top Via branch, method) — what responses are matched on (§17.1.3).
+    In Completed, :meth:`compact` keeps the request as bytes; the ACK of an
+    INVITE's 3xx-6xx stays an object (it is re-sent as it is, and rare).
     """
 
     __slots__ = ("ack", "cancel_pending", "state")
@@ -119,6 +121,10 @@ class ClientTransaction(Transaction):
     @property
     def terminated(self) -> bool:
         return self.state is ClientState.TERMINATED
+
+    @property
+    def absorbing(self) -> bool:
+        return self.state is ClientState.COMPLETED
 
     @property
     def table(self) -> Table[ClientState]:

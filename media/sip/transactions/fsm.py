@@ -12,6 +12,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
+from .wire import WireRequest
+
 if TYPE_CHECKING:
     from ..message import Request
     from .target import Target
@@ -93,20 +95,58 @@ class Transaction:
     reads ``request``, ``state`` and ``target`` and never mutates them.
     ``target`` is where this side sends: the request's destination (client)
     or the response address (server).
+
+    Once only retransmissions are left to absorb, the layer calls
+    :meth:`compact`: the parsed request is dropped for its wire form (see
+    :mod:`.wire`), and a server transaction is then parked as bytes (see
+    :mod:`.table`).  Timers are keyed by :class:`Stimulus` value, a string,
+    so that they are plain data too.
     """
 
-    __slots__ = ("internal", "intervals", "key", "request", "target", "timers")
+    __slots__ = (
+        "__weakref__",
+        "_request",
+        "_request_wire",
+        "internal",
+        "intervals",
+        "key",
+        "method",
+        "serial",
+        "target",
+        "timers",
+    )
 
     def __init__(self, request: Request, target: Target, key: tuple[object, ...]) -> None:
-        self.request = request
+        self._request: Request | None = request
+        self._request_wire = b""
+        self.method = request.method
         self.target = target
         self.key = key
+        #: Number given by the layer's table; its indexes and timers refer to it.
+        self.serial = -1
         #: Set for transactions the layer runs on its own (482, 481 and 200 to CANCEL).
         self.internal = False
-        #: Running timers: stimulus -> generation of its live heap entry.
-        self.timers: dict[Stimulus, int] = {}
-        #: Current retransmission interval of Timer A/E/G.
-        self.intervals: dict[Stimulus, float] = {}
+        #: Running timers: stimulus value -> generation of its live heap entry.
+        self.timers: dict[str, int] = {}
+        #: Current interval of each running retransmission timer (A, E, G), by stimulus value.
+        self.intervals: dict[str, float] = {}
+
+    @property
+    def request(self) -> Request:
+        """The request; once compacted, a view parsed from its wire form on each access."""
+        if self._request is not None:
+            return self._request
+        return WireRequest(self._request_wire)
+
+    @property
+    def compacted(self) -> bool:
+        return self._request is None
+
+    def compact(self) -> None:
+        """Keep wire bytes instead of parsed messages, for the rest of the transaction."""
+        if self._request is not None:
+            self._request_wire = bytes(self._request)
+            self._request = None
 
     def step(self, stimulus: Stimulus) -> Action | None:
         """Apply ``stimulus`` to the state; the transition's action, or None if absorbed."""
@@ -122,14 +162,14 @@ class Transaction:
         raise NotImplementedError
 
     @property
-    def method(self) -> str:
-        return self.request.method
+    def absorbing(self) -> bool:
+        """True in the states that only absorb (or retransmit) until a timer ends them."""
+        raise NotImplementedError
 
     @property
     def is_invite(self) -> bool:
-        return self.request.method == "INVITE"
+        return self.method == "INVITE"
 
     @property
     def reliable(self) -> bool:
         return self.target.reliable
-

@@ -10,12 +10,18 @@ A timer of zero duration (Timer D/I/J/K on reliable transports) is scheduled
 at ``now``: ``next_timer()`` then returns ``now`` and the adapter's next
 ``handle_timer`` call ends the transaction, so every termination is reported
 by a call that returns events.
+
+A transaction that only absorbs retransmissions for a while (Completed,
+Confirmed, Accepted) keeps wire bytes instead of parsed messages
+(``compact``), and a server one is parked as a plain tuple the garbage
+collector does not walk (:mod:`.table`): retransmissions are the same bytes
+again, and the 32 s the RFC keeps each transaction cost no collection time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..events import (
@@ -34,13 +40,11 @@ from ..message import Message, Request, Response, make_response
 from .client import ClientState, ClientTransaction, build_ack, build_cancel
 from .fsm import Action, Stimulus, Transaction
 from .server import BaseKey, ServerTransaction, base_key, matches_to_tag, merge_key
+from .table import TransactionTable
 from .target import Target, replace_top_via, response_target, stamp_via
-from .timers import TimerHeap, TimerValues
+from .timers import RETRANSMIT_TIMERS, TimerHeap, TimerValues
 
 _REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class _Input(NamedTuple):
@@ -60,10 +64,7 @@ class TransactionLayer:
     def __init__(self, *, t1: float = 0.5, t2: float = 4.0, t4: float = 5.0) -> None:
         self.timer_values = TimerValues(t1, t2, t4)
         self._heap = TimerHeap()
-        self._clients: dict[tuple[object, ...], ClientTransaction] = {}
-        self._servers: dict[tuple[object, ...], ServerTransaction] = {}
-        self._cancellable: dict[BaseKey, ServerTransaction] = {}
-        self._merge_index: dict[tuple[object, ...], ServerTransaction] = {}
+        self._table = TransactionTable()
         self._outbox: list[tuple[Message, Target]] = []
         self._actions: dict[Action, Callable[[Transaction, _Input, float], list[Event]]] = {
             Action.NONE: self._do_nothing,
@@ -92,7 +93,7 @@ class TransactionLayer:
         if request.method == "ACK":
             return self._receive_ack(request, source, now)
         base = base_key(request)
-        existing = self._servers.get((base, request.method))
+        existing = self._table.server((base, request.method))
         if existing is not None and matches_to_tag(existing, request):
             return self._fire(existing, Stimulus.REQUEST, now)
         if request.method == "CANCEL":
@@ -110,7 +111,7 @@ class TransactionLayer:
         via, cseq = response.via, response.cseq
         if via is None or cseq is None:
             return []  # nothing to match it on: the parser lets no such response through
-        transaction = self._clients.get((via.branch, cseq.method))
+        transaction = self._table.client((via.branch, cseq.method))
         if transaction is None:
             return [StrayResponse(response)]
         events = self._fire(transaction, Stimulus.for_status(response.status), now, response)
@@ -126,8 +127,11 @@ class TransactionLayer:
         """Fire every timer due at ``now``, earliest first."""
         events: list[Event] = []
         while (due := self._heap.pop_due(now)) is not None:
-            transaction, timer = due
-            events.extend(self._fire(transaction, timer, now))
+            serial, generation = due
+            transaction = self._table.get(serial)
+            timer = None if transaction is None else self._heap.claim(transaction, generation)
+            if transaction is not None and timer is not None:
+                events.extend(self._fire(transaction, timer, now))
         return events
 
     # -- commands from the transaction user ------------------------------------------
@@ -151,10 +155,10 @@ class TransactionLayer:
         if not via.is_compliant:
             raise LocalProtocolError(f"branch {via.branch!r} lacks the magic cookie")
         key = (via.branch, request.method)
-        if key in self._clients:
+        if self._table.has_client(key):
             raise LocalProtocolError(f"branch {via.branch!r} is already in use for {key[1]}")
         transaction = ClientTransaction(request, target, key)
-        self._clients[key] = transaction
+        self._table.add_client(transaction)
         self._outbox.append((request, target))
         self._start_timers(transaction, now)
         if request.method == "CANCEL":
@@ -170,12 +174,9 @@ class TransactionLayer:
         once terminated — is discarded, as §17.2.2 says.  Raises
         :class:`LocalProtocolError` if the response is not for this request.
         """
-        request = transaction.request
-        if response.cseq is None or (response.cseq.number, response.cseq.method) != (
-            request.cseq.number,
-            request.cseq.method,
-        ):
-            raise LocalProtocolError(f"{response!r} does not answer {request!r}")
+        cseq = response.cseq
+        if cseq is None or (cseq.number, cseq.method) != (transaction.cseq, transaction.method):
+            raise LocalProtocolError(f"{response!r} does not answer {transaction!r}")
         self._fire(transaction, Stimulus.for_status(response.status), now, response)
 
     def send_stateless(self, message: Message, target: Target) -> None:
@@ -207,7 +208,7 @@ class TransactionLayer:
         """
         if not transaction.is_invite:
             raise LocalProtocolError("only an INVITE can be cancelled (§9.1)")
-        running = self._clients.get((transaction.key[0], "CANCEL"))
+        running = self._table.client((transaction.key[0], "CANCEL"))
         if running is not None:
             return running
         if transaction.state is ClientState.PROCEEDING:
@@ -230,30 +231,28 @@ class TransactionLayer:
     def transaction_of(self, message: Message) -> Transaction | None:
         """The transaction that sent ``message`` (for :meth:`transport_error`), if known."""
         if isinstance(message, Request):
-            return self._clients.get((message.via.branch, message.method))
+            return self._table.client((message.via.branch, message.method))
         if message.via.is_compliant:
             key = (base_key_of_response(message), message.cseq.method)
-            found = self._servers.get(key)
+            found = self._table.server(key)
             if found is not None:
                 return found
-        return next((t for t in self._servers.values() if t.last_response is message), None)
+        return next((t for t in self._table.all_servers() if t.sent(message)), None)
 
     @property
     def transaction_count(self) -> int:
-        return len(self._clients) + len(self._servers)
+        return self._table.count
 
     @property
     def is_idle(self) -> bool:
         """No transaction, index entry or live timer left (the no-leak invariant)."""
-        return not (
-            self._clients or self._servers or self._cancellable or self._merge_index
-        ) and self.next_timer() is None
+        return self._table.is_empty and self.next_timer() is None
 
     # -- server side -----------------------------------------------------------------
 
     def _receive_ack(self, ack: Request, source: Target, now: float) -> list[Event]:
         """§17.2.3: an ACK matches the INVITE transaction whose 3xx-6xx it acknowledges."""
-        transaction = self._servers.get((base_key(ack), "INVITE"))
+        transaction = self._table.server((base_key(ack), "INVITE"))
         if transaction is None or not matches_to_tag(transaction, ack):
             return [AckReceived(ack, source)]  # an ACK for a 2xx: its own transaction (§17)
         return self._fire(transaction, Stimulus.ACK, now, ack, source)
@@ -265,7 +264,7 @@ class TransactionLayer:
 
         The 200 reuses the To tag of the INVITE's responses when there is one.
         """
-        target = self._cancellable.get(base)
+        target = self._table.cancel_target(base)
         if target is None or not matches_to_tag(target, cancel):
             self._answer(cancel, source, 481, now)
             return []
@@ -277,7 +276,7 @@ class TransactionLayer:
     def _is_merged(self, request: Request) -> bool:
         """§8.2.2.2: no To tag, and a live transaction has its From tag, Call-ID and CSeq."""
         key = merge_key(request)
-        return key is not None and key in self._merge_index
+        return key is not None and self._table.is_merged(key)
 
     def _answer(
         self, request: Request, source: Target, status: int, now: float, to_tag: str | None = None
@@ -293,12 +292,7 @@ class TransactionLayer:
         target = response_target(request.via, source)
         transaction = ServerTransaction(request, source, target, base_key(request))
         transaction.internal = internal
-        self._servers[transaction.key] = transaction
-        if request.method != "CANCEL":
-            self._cancellable[transaction.base] = transaction
-        merge = merge_key(request)
-        if merge is not None:
-            self._merge_index.setdefault(merge, transaction)
+        self._table.add_server(transaction)
         self._start_timers(transaction, now)
         return transaction
 
@@ -309,10 +303,10 @@ class TransactionLayer:
 
         The timer is cancelled, like the table's, when the INVITE leaves Proceeding.
         """
-        invite = self._clients.get((cancel_key[0], "INVITE"))
+        invite = self._table.client((cancel_key[0], "INVITE"))
         if invite is not None and invite.state is ClientState.PROCEEDING:
             timer = Stimulus.CANCEL_EXPIRED
-            if timer not in invite.timers:
+            if timer.value not in invite.timers:
                 duration = self.timer_values.initial(timer, invite.reliable)
                 assert duration is not None
                 self._heap.start(invite, timer, now + duration)
@@ -341,33 +335,37 @@ class TransactionLayer:
             self._start_timers(transaction, now)
         if transaction.terminated:
             events.extend(self._terminate(transaction))
+        else:
+            if transaction.absorbing and (transaction.compacted or self._lingers(transaction)):
+                transaction.compact()  # (again, after a 2xx the TU passed in Accepted)
+            self._table.settle(transaction)
         return [] if transaction.internal else events
+
+    def _lingers(self, transaction: Transaction) -> bool:
+        """True when a timer of the state keeps ``transaction`` for a while (not zero, §17)."""
+        reliable = transaction.reliable
+        return any(self.timer_values.initial(t, reliable) for t in transaction.active_timers)
 
     def _start_timers(self, transaction: Transaction, now: float) -> None:
         """Cancel the timers the state does not list, start those it lists (fresh)."""
         wanted = transaction.active_timers
-        for timer in [t for t in transaction.timers if t not in wanted]:
-            self._heap.cancel(transaction, timer)
+        for timer in [Stimulus(v) for v in transaction.timers]:
+            if timer not in wanted:
+                self._heap.cancel(transaction, timer)
         for timer in wanted:
-            if timer in transaction.timers:
+            if timer.value in transaction.timers:
                 continue
             duration = self.timer_values.initial(timer, transaction.reliable)
             if duration is not None:
-                transaction.intervals[timer] = duration
+                if timer in RETRANSMIT_TIMERS:
+                    transaction.intervals[timer.value] = duration
                 self._heap.start(transaction, timer, now + duration)
 
     def _terminate(self, transaction: Transaction) -> list[Event]:
-        """Remove ``transaction`` from every table; its heap entries die lazily."""
-        transaction.timers.clear()
-        if isinstance(transaction, ClientTransaction):
-            _discard(self._clients, transaction.key, transaction)
-            return [TransactionTerminated(transaction)]
-        assert isinstance(transaction, ServerTransaction)
-        _discard(self._servers, transaction.key, transaction)
-        _discard(self._cancellable, transaction.base, transaction)
-        merge = merge_key(transaction.request)
-        if merge is not None:
-            _discard(self._merge_index, merge, transaction)
+        """Remove ``transaction`` from the table and stop its timers."""
+        self._heap.cancel_all(transaction)
+        self._table.remove(transaction)
+        assert isinstance(transaction, ClientTransaction | ServerTransaction)
         return [TransactionTerminated(transaction)]
 
     # -- actions (one per Action member) -----------------------------------------------
@@ -395,9 +393,11 @@ class TransactionLayer:
 
     def _retransmit(self, transaction: Transaction, data: _Input, now: float) -> list[Event]:
         """Timer A/E/G: send again, restart the timer with the backed-off interval."""
-        message: Message | None = transaction.request
+        message: Message | None
         if isinstance(transaction, ServerTransaction):
-            message = transaction.last_response
+            message = transaction.last_response  # Timer G: the 3xx-6xx, as bytes (compacted)
+        else:
+            message = transaction.request  # Timer A/E: still the object (not compacted)
         if message is not None:
             self._outbox.append((message, transaction.target))
         timer = data.stimulus
@@ -405,8 +405,8 @@ class TransactionLayer:
             isinstance(transaction, ClientTransaction)
             and transaction.state is ClientState.PROCEEDING
         )
-        interval = self.timer_values.backoff(timer, transaction.intervals[timer], proceeding)
-        transaction.intervals[timer] = interval
+        interval = self.timer_values.backoff(timer, transaction.intervals[timer.value], proceeding)
+        transaction.intervals[timer.value] = interval
         self._heap.start(transaction, timer, now + interval)
         return []
 
@@ -419,16 +419,25 @@ class TransactionLayer:
         return [TransportFailed(transaction)]
 
     def _send(self, transaction: Transaction, data: _Input, now: float) -> list[Event]:
+        """Send and remember the response; one that ends in a lingering state goes out as
+        the bytes the transaction keeps (serialized once, retransmitted identical)."""
         assert isinstance(transaction, ServerTransaction)
         assert isinstance(data.message, Response)
-        transaction.last_response = data.message
-        self._outbox.append((data.message, transaction.target))
+        message: Response | None = data.message
+        first_compaction = not transaction.compacted
+        transaction.record_response(data.message)
+        if first_compaction and transaction.absorbing and self._lingers(transaction):
+            transaction.compact()
+            message = transaction.last_response
+        assert message is not None
+        self._outbox.append((message, transaction.target))
         return []
 
     def _resend(self, transaction: Transaction, data: _Input, now: float) -> list[Event]:
         assert isinstance(transaction, ServerTransaction)
-        if transaction.last_response is not None:
-            self._outbox.append((transaction.last_response, transaction.target))
+        response = transaction.last_response
+        if response is not None:
+            self._outbox.append((response, transaction.target))
         return []
 
     def _pass_ack(self, transaction: Transaction, data: _Input, now: float) -> list[Event]:
@@ -451,8 +460,3 @@ def _check_request(request: Request) -> None:
     if request.cseq.method != request.method:
         raise RemoteProtocolError("CSeq method does not match the request method", 400)
 
-
-def _discard(table: dict[K, V], key: K, transaction: V) -> None:
-    """Remove ``key`` only if it still maps to ``transaction`` (a newer one may own it)."""
-    if table.get(key) is transaction:
-        del table[key]

@@ -36,6 +36,14 @@ class Target:
         return self.transport.lower() in RELIABLE_TRANSPORTS
 
 
+#: A :class:`Target` as a plain tuple (what a parked transaction keeps; see ``table``).
+TargetFields = tuple[str, str, int, object]
+
+
+def target_fields(target: Target) -> TargetFields:
+    return (target.transport, target.host, target.port, target.connection)
+
+
 def stamp_via(request: Request, source: Target) -> None:
     """Add ``received``/``rport`` to the top Via of a request from ``source``.
 

@@ -57,46 +57,66 @@ class TimerValues:
 class TimerHeap:
     """Deadlines of all transactions in one heap, cancelled lazily.
 
-    Each transaction maps its running timers to the generation of their heap
-    entry; cancelling forgets the mapping, and an entry whose generation no
-    longer matches is dropped when it reaches the top.  Every operation is
-    O(log n).
+    The heap holds ``(deadline, generation)`` pairs; ``_owners`` maps the
+    generation of each live timer to the serial of its transaction (see
+    :mod:`.table`), which maps the timer's stimulus value to the generation
+    (``Transaction.timers``).  Cancelling forgets both mappings, and a pair
+    whose generation has no owner is dropped when it reaches the top.  Only
+    numbers: the garbage collector tracks none of it, and a cancelled timer
+    keeps nothing alive.  Every operation is O(log n).
     """
 
-    __slots__ = ("_generations", "_heap")
+    __slots__ = ("_generations", "_heap", "_owners")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Transaction, Stimulus]] = []
+        self._heap: list[tuple[float, int]] = []
+        self._owners: dict[int, int] = {}
         self._generations = itertools.count()
 
     def start(self, transaction: Transaction, timer: Stimulus, deadline: float) -> None:
+        """Start ``timer`` (again: the older entry is cancelled) to fire at ``deadline``."""
+        self.cancel(transaction, timer)
         generation = next(self._generations)
-        transaction.timers[timer] = generation
-        heapq.heappush(self._heap, (deadline, generation, transaction, timer))
+        transaction.timers[timer.value] = generation
+        self._owners[generation] = transaction.serial
+        heapq.heappush(self._heap, (deadline, generation))
 
-    @staticmethod
-    def cancel(transaction: Transaction, timer: Stimulus) -> None:
-        transaction.timers.pop(timer, None)
+    def cancel(self, transaction: Transaction, timer: Stimulus) -> None:
+        generation = transaction.timers.pop(timer.value, None)
+        if generation is not None:
+            self._owners.pop(generation, None)
+
+    def cancel_all(self, transaction: Transaction) -> None:
+        for generation in transaction.timers.values():
+            self._owners.pop(generation, None)
+        transaction.timers.clear()
 
     def next_deadline(self) -> float | None:
         heap = self._heap
-        while heap and not self._live(heap[0]):
+        while heap and heap[0][1] not in self._owners:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def pop_due(self, now: float) -> tuple[Transaction, Stimulus] | None:
-        """The earliest live timer due at ``now`` (removed), or None."""
+    def pop_due(self, now: float) -> tuple[int, int] | None:
+        """The earliest live timer due at ``now``, removed: (serial of its owner, generation).
+
+        The caller finds the transaction and takes the timer with :meth:`claim`.
+        """
         deadline = self.next_deadline()
         if deadline is None or deadline > now:
             return None
-        _, _, transaction, timer = heapq.heappop(self._heap)
-        del transaction.timers[timer]
-        return transaction, timer
+        _, generation = heapq.heappop(self._heap)
+        return self._owners.pop(generation), generation
 
     @staticmethod
-    def _live(entry: tuple[float, int, Transaction, Stimulus]) -> bool:
-        _, generation, transaction, timer = entry
-        return transaction.timers.get(timer) == generation
+    def claim(transaction: Transaction, generation: int) -> Stimulus | None:
+        """Remove the timer of ``transaction`` that ``generation`` started; which one it was."""
+        timers = transaction.timers
+        value = next((value for value, live in timers.items() if live == generation), None)
+        if value is None:
+            return None
+        del timers[value]
+        return Stimulus(value)
 
     def __len__(self) -> int:
         """Entries in the heap, cancelled ones included until they surface."""
