@@ -21,7 +21,7 @@ import asyncpg
 
 from hotline.banner import banner
 from hotline.config import Config
-from hotline.health import Health
+from hotline.health import GC_WATCH, Health
 from hotline.http import HttpServer, create_app
 from hotline.sip_service import SipService, SipServiceFactory, load_sip_service
 from hotline.store import MigrationError, Store, open_store
@@ -166,6 +166,7 @@ async def serve(config: Config) -> None:
     try:
         async with Hotline(config) as hotline:
             tune_gc()
+            GC_WATCH.install()
             if not stop.is_set():
                 print(hotline.banner(), flush=True)
                 await stop.wait()
