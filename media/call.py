@@ -239,8 +239,13 @@ class Call:
             return
         self.end_reason = reason
         self.stop_playback()
+        self.leg.on_digit = _ignore_digit  # breaks the Call <-> leg cycle for the collector
         self.ended.set()
         self._events.put_nowait(Hangup(reason))
+
+
+def _ignore_digit(digit: DtmfDigit) -> None:
+    """A finished call's leg drops late digits."""
 
 
 def _prompt_event(prompt: Prompt) -> dict[str, Any]:

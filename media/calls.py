@@ -252,7 +252,9 @@ class CallController:
 
     def ended(self, session: CallSession) -> None:
         reason = session.end_reason.value if session.end_reason else "unknown"
-        call: Call | None = session.app.get("call")
+        # pop, not get: session -> app -> Call -> closures -> session is a cycle the
+        # garbage collector would otherwise have to find for every call
+        call: Call | None = session.app.pop("call", None)
         if call is not None:
             call.closed(reason)
             self.records.call_quality(session, call.leg.quality())
@@ -262,7 +264,7 @@ class CallController:
         recorder = session.app.pop("recorder", None)
         if recorder is not None:
             self.spawn(recorder.close())
-        task = session.app.get("task")
+        task = session.app.pop("task", None)
         if task is not None:
             asyncio.get_running_loop().call_later(HANDLER_GRACE, task.cancel)
         if session.app.get("recorded"):

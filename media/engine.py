@@ -118,7 +118,8 @@ class RtpPort:
         if self._closing and len(self._lost) == 2 and self._on_closed is not None:
             on_closed, self._on_closed = self._on_closed, None
             on_closed(self)
-
+            self._lost.clear()  # port <-> protocol references: let refcounting free them
+            self._sendto = self._no_socket
 
 class MediaEngine:
     """Allocates RTP ports and paces every leg's outgoing audio from one ticker."""

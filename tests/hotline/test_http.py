@@ -57,12 +57,14 @@ async def get_health(client: TestClient[Any, Any]) -> tuple[int, dict[str, Any]]
 async def test_all_up_is_200(client: TestClient[Any, Any]) -> None:
     status, body = await get_health(client)
     assert status == 200
+    gc_figures = body.pop("gc")
     assert body == {
         "status": "ok",
         "sip": {"enabled": True, "running": True, "listen": ["udp:127.0.0.1:5060"]},
         "database": "ok",
         "version": __version__,
     }
+    assert set(gc_figures) == {"collections", "max_pause_ms"}
 
 
 async def test_sip_not_started_yet_is_503(client: TestClient[Any, Any], health: Health) -> None:
