@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 PERIOD = 0.020
 MAX_CATCH_UP = 3  # frames sent back to back after a stall; older ones are skipped
+#: Calls are spread over this many slots of the 20 ms period (each keeps an exact
+#: 20 ms period): one burst of sends per 2 ms instead of every call's at once, so a
+#: call's send time does not move with the I/O the loop handled just before.
+SLOTS = 10
 LATE_REPORTED = 0.005  # a tick this late moves a packet outside 20 ms +/- 5 ms
 READ_SIZE = 2048  # RTP/RTCP datagrams are far smaller; see the module docstring
 RTCP_INTERVAL = 5.0  # RFC 3550 §6.2 minimum for small sessions
@@ -73,6 +77,7 @@ class RtpPort:
         self.rtp = _RtpProtocol(self)
         self.rtcp = _RtcpProtocol(self)
         self.next_rtcp = 0.0
+        self.slot = 0  # which 2 ms slot of the period this port sends in
         self.send_errors = 0
         self._sendto: Callable[[bytes, tuple[str, int]], object] = self._no_socket
         #: a leg's tick raised: logged once, the other legs go on
@@ -132,7 +137,9 @@ class MediaEngine:
         self._closing: set[int] = set()  # released, sockets not closed yet
         self._port_freed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._clock: FrameClock | None = None
+        self._clocks: list[FrameClock] = []
+        self._slots: list[dict[int, RtpPort]] = [{} for _ in range(SLOTS)]
+        self._next_slot = 0
         self._timer: asyncio.TimerHandle | None = None
         self.frames_due = 0  # frames that fell due on the ticker (sent or skipped)
         self.late_ticks = 0
@@ -201,6 +208,9 @@ class MediaEngine:
         """Start receiving into and sending from ``leg``."""
         port.leg = leg
         port.next_rtcp = self.now() + self.rtcp_interval
+        port.slot = self._next_slot
+        self._next_slot = (self._next_slot + 1) % SLOTS
+        self._slots[port.slot][port.number] = port
         self._ensure_ticking()
 
     def release(self, port: RtpPort) -> None:
@@ -212,6 +222,7 @@ class MediaEngine:
         if self.ports.get(port.number) is not port:
             return  # released before (its number may already serve another call)
         del self.ports[port.number]
+        self._slots[port.slot].pop(port.number, None)
         self._closing.add(port.number)
         port.close(on_closed=self._port_closed)
 
@@ -220,38 +231,42 @@ class MediaEngine:
     def _ensure_ticking(self) -> None:
         if self._timer is None:
             assert self._loop is not None
-            self._clock = FrameClock(self._loop.time(), PERIOD)
+            start = self._loop.time()
+            self._clocks = [FrameClock(start + j * PERIOD / SLOTS, PERIOD) for j in range(SLOTS)]
             self._schedule()
 
     def _schedule(self) -> None:
-        assert self._loop is not None and self._clock is not None
-        self._deadline = self._clock.next_deadline()
+        assert self._loop is not None
+        self._deadline = min(clock.next_deadline() for clock in self._clocks)
         self._timer = self._loop.call_at(self._deadline, self._tick)
 
     def _tick(self) -> None:
-        assert self._clock is not None
         now = self.now()
         late = now - self._deadline
         if late > self.max_late:
             self.max_late = late
         if late > LATE_REPORTED:
             self.late_over_5ms += 1
-        due = self._clock.due(now)
-        self.frames_due += due
-        if due > 1:
-            self.late_ticks += 1
-            self.skipped_frames += max(0, due - MAX_CATCH_UP)
+        clocks = enumerate(self._clocks)
+        due_slots = [(j, c.due(now)) for j, c in clocks if c.next_deadline() <= now]
         # Scheduled first: nothing a leg does can stop the ticker for every call.
         if self.ports:
             self._schedule()
         else:
             self._timer = None
-        for _ in range(min(due, MAX_CATCH_UP)):
-            self._send_all(now)
+        for slot, due in due_slots:
+            if not self._slots[slot]:
+                continue
+            self.frames_due += due
+            if due > 1:
+                self.late_ticks += 1
+                self.skipped_frames += max(0, due - MAX_CATCH_UP)
+            for _ in range(min(due, MAX_CATCH_UP)):
+                self._send_all(now, slot)
 
-    def _send_all(self, now: float) -> None:
+    def _send_all(self, now: float, slot: int = 0) -> None:
         # A snapshot: a leg's callbacks may release a port (one tuple per tick, not per leg).
-        for port in tuple(self.ports.values()):
+        for port in tuple(self._slots[slot].values()):
             leg = port.leg
             if leg is None:
                 continue

@@ -312,9 +312,9 @@ def test_stall_counts_late_ticks_and_caps_catch_up(run: Run) -> None:
             sends: list[float] = []
             send_all = engine._send_all
 
-            def spy(now: float) -> None:
+            def spy(now: float, slot: int = 0) -> None:
                 sends.append(now)
-                send_all(now)
+                send_all(now, slot)
 
             engine._send_all = spy  # type: ignore[method-assign]
             await asyncio.sleep(0.1)
