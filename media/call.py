@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from .leg import FrameSource, MediaLeg
 from .prompts.audio import Prompt, load_wav_async
 from .prompts.player import Player
 from .prompts.tts import PromptCache
+
+log = logging.getLogger(__name__)
 
 AUDIO_QUEUE_FRAMES = 50  # 1 s of audio for a slow consumer; older frames are dropped
 
@@ -260,8 +263,6 @@ async def run_handler(call: Call, handler: Callable[[Call], Awaitable[None]]) ->
     except asyncio.CancelledError:
         raise
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("call handler failed on %s", call.call_id)
+        log.exception("call handler failed on %s", call.call_id)
         with contextlib.suppress(Exception):
             await call.hangup()

@@ -99,8 +99,7 @@ async def test_database_down_is_503(client: TestClient[Any, Any], store: Store) 
 
 
 async def test_without_sip_service_is_200(store: Store) -> None:
-    # TODO(sip): remove once media.sip.server lands
-    health = Health(store, None)
+    health = Health(store, None)  # a process with web and database only
     health.http_up = True
     async with TestClient(TestServer(create_app(health, store))) as client:
         status, body = await get_health(client)

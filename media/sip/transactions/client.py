@@ -107,17 +107,6 @@ class ClientTransaction(Transaction):
         #: A CANCEL asked for before any provisional response (§9.1): sent on the first 1xx.
         self.cancel_pending = False
 
-    def step(self, stimulus: Stimulus) -> Action | None:
-        transition = self.table[self.state].get(stimulus)
-        if transition is None:
-            return None
-        self.state = transition.next
-        return transition.action
-
-    @property
-    def active_timers(self) -> frozenset[Stimulus]:
-        return self.timer_table.get(self.state, frozenset())
-
     @property
     def terminated(self) -> bool:
         return self.state is ClientState.TERMINATED

@@ -10,7 +10,7 @@ lists it, so entering a state starts its timers and cancels the others.
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from .wire import WireRequest
 
@@ -116,6 +116,8 @@ class Transaction:
         "timers",
     )
 
+    state: Any  # the subclass's state Enum, kept in its own slot
+
     def __init__(self, request: Request, target: Target, key: tuple[object, ...]) -> None:
         self._request: Request | None = request
         self._request_wire = b""
@@ -150,11 +152,25 @@ class Transaction:
 
     def step(self, stimulus: Stimulus) -> Action | None:
         """Apply ``stimulus`` to the state; the transition's action, or None if absorbed."""
-        raise NotImplementedError
+        transition = self.table[self.state].get(stimulus)
+        if transition is None:
+            return None
+        self.state = transition.next
+        return transition.action
 
     @property
     def active_timers(self) -> frozenset[Stimulus]:
         """The timers that run in the current state."""
+        return self.timer_table.get(self.state, frozenset())
+
+    @property
+    def table(self) -> Any:
+        """This machine's ``TRANSITIONS[state][stimulus]`` (RFC 3261 figures 5-8)."""
+        raise NotImplementedError
+
+    @property
+    def timer_table(self) -> Any:
+        """The timers that run in each state."""
         raise NotImplementedError
 
     @property

@@ -227,17 +227,6 @@ class ServerTransaction(Transaction):
         self._request = self._response = None
         return self
 
-    def step(self, stimulus: Stimulus) -> Action | None:
-        transition = self.table[self.state].get(stimulus)
-        if transition is None:
-            return None
-        self.state = transition.next
-        return transition.action
-
-    @property
-    def active_timers(self) -> frozenset[Stimulus]:
-        return self.timer_table.get(self.state, frozenset())
-
     @property
     def terminated(self) -> bool:
         return self.state is ServerState.TERMINATED
