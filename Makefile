@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Debian packages by purpose: espeak-ng speaks prompts; sipp, baresip, sox and Asterisk's
 # recorded prompts (real telephone speech) are test peers and test data.
 DEB_RUN_PACKAGES  := espeak-ng
-DEB_TEST_PACKAGES := $(DEB_RUN_PACKAGES) sip-tester baresip-core sox asterisk-core-sounds-en-wav
+DEB_TEST_PACKAGES := $(DEB_RUN_PACKAGES) sip-tester baresip-core sox asterisk-core-sounds-en-wav chromium
 
 # Extra options for `make run`, e.g. make run HOTLINE_ARGS="--http-port 8081"
 HOTLINE_ARGS ?=

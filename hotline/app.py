@@ -23,6 +23,7 @@ from hotline.banner import banner
 from hotline.config import Config
 from hotline.health import GC_WATCH, Health
 from hotline.http import HttpServer, create_app
+from hotline.services import Services, start_services
 from hotline.sip_service import SipService, SipServiceFactory, load_sip_service
 from hotline.store import MigrationError, Store, open_store
 from hotline.store.demo import seed_demo
@@ -59,6 +60,7 @@ class Hotline:
         self._stack = AsyncExitStack()
         self.tasks = TaskSet()
         self.store: Store | None = None
+        self.services: Services | None = None
         self.sip: SipService | None = None
         self.http: HttpServer | None = None
         self.health: Health | None = None
@@ -91,9 +93,13 @@ class Hotline:
         if config.demo:
             await seed_demo(store)
 
-        self.sip = self._sip_factory(config, store)
+        self.services = services = await start_services(config, store)
+        for name, step in services.stops:
+            self._on_stop(name, step)
+
+        self.sip = self._sip_factory(config, store, services)
         self.health = health = Health(store, self.sip)
-        self.http = http = HttpServer(create_app(health, store))
+        self.http = http = HttpServer(create_app(health, store, services))
         await http.start(config.http_host, config.http_port)
         self._on_stop("HTTP", http.stop)
         health.http_up = True

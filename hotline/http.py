@@ -7,14 +7,19 @@ from aiohttp import web
 from agent_desktop.api import add_api
 from hotline import __version__
 from hotline.health import Health
+from hotline.services import Services
 from hotline.store import Store
 
 HEALTH = web.AppKey("health", Health)
 STORE = web.AppKey("store", Store)
 
 
-def create_app(health: Health, store: Store) -> web.Application:
-    """The web application, with the process's `Health` and `Store` in typed app state."""
+def create_app(health: Health, store: Store, services: Services | None = None) -> web.Application:
+    """The web application, with the process's `Health` and `Store` in typed app state.
+
+    ``services`` (None in tests of the bare API) are the application services whose
+    pages and endpoints are mounted beside the API.
+    """
     app = web.Application()
     app[HEALTH] = health
     app[STORE] = store

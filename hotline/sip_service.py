@@ -10,6 +10,7 @@ from hotline.addresses import advertised_host
 from hotline.config import Config
 from hotline.demo_ivr import PROMPTS as DEMO_PROMPTS
 from hotline.demo_ivr import echo_digits
+from hotline.services import Services
 from hotline.sip_wiring import StoreCallRecords, StoreDirectory, WiredSipService
 from hotline.store import Store
 from media.prompts.tts import PromptCache
@@ -37,11 +38,15 @@ class SipService(Protocol):
         ...
 
 
-SipServiceFactory = Callable[[Config, Store], SipService | None]
+SipServiceFactory = Callable[[Config, Store, Services], SipService | None]
 
 
-def load_sip_service(config: Config, store: Store) -> SipService:
-    """The SIP server wired to ``store``, with the demo application under ``--demo``."""
+def load_sip_service(config: Config, store: Store, services: Services) -> SipService:
+    """The SIP server wired to ``store``; calls go to the services' handler (the IVR).
+
+    Without one, ``--demo`` answers with the digit-echo demo and otherwise calls are
+    answered in silence.
+    """
     settings = SipSettings(
         host=config.sip_host,
         port=config.sip_port,
@@ -55,6 +60,6 @@ def load_sip_service(config: Config, store: Store) -> SipService:
     records = StoreCallRecords(store)
     directory = StoreDirectory(store, Binding)
     prompts = PromptCache(config.data_dir / "prompts")
-    handler = echo_digits if config.demo else None
+    handler = services.call_handler or (echo_digits if config.demo else None)
     server = SipServer(settings, records, directory, prompts, handler)
     return WiredSipService(server, records, prompts, warm=DEMO_PROMPTS if config.demo else ())

@@ -147,6 +147,11 @@ class Call:
             if self._playback is playback:
                 self._playback = None
 
+    @property
+    def playing(self) -> bool:
+        """True while a prompt plays (the no-input timers of the IVR start when it ends)."""
+        return self._playback is not None
+
     def stop_playback(self) -> None:
         """Stop what is playing now (within one 20 ms frame)."""
         if self._playback is not None:
@@ -217,6 +222,18 @@ class Call:
         if self._playback is not None and self._playback.barge_in:
             self.stop_playback()
         self._events.put_nowait(digit)
+
+    # -- the call record ---------------------------------------------------------------------
+
+    def record_event(self, event: dict[str, Any]) -> None:
+        """Append ``event`` (a JSON object with a ``type``) to the call record's history.
+
+        The time is stamped by the record; the IVR, speech and routing layers all write
+        what they did here, so agents and reports see the caller's path.
+        """
+        if "type" not in event:
+            raise ValueError("a call event needs a 'type'")
+        self._record(event)
 
     # -- output and control ---------------------------------------------------------------
 

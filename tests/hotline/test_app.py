@@ -44,7 +44,7 @@ async def test_start_ready_and_stop_in_order(config: Config) -> None:
     log: list[str] = []
     sips: list[RecordingSip] = []
 
-    def factory(cfg: Config, store: Store) -> RecordingSip:
+    def factory(cfg: Config, store: Store, services: object) -> RecordingSip:
         sips.append(RecordingSip(cfg, store, log))
         return sips[0]
 
@@ -77,7 +77,7 @@ async def test_busy_http_port_fails_start_and_cleans_up(config: Config) -> None:
         port = busy.getsockname()[1]
         hotline = Hotline(
             dataclasses.replace(config, http_host="127.0.0.1", http_port=port),
-            sip_factory=lambda cfg, store: None,
+            sip_factory=lambda cfg, store, services: None,
         )
         with pytest.raises(OSError):
             await hotline.start()
