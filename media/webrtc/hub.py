@@ -15,6 +15,8 @@ from media.leg import FrameSource
 
 from .session import AgentMedia, AgentMediaError
 
+Handle = tuple[str, Call]
+
 
 class AgentMediaHub:
     """Agent media sessions by username; the ACD's view of the agents' audio."""
@@ -37,16 +39,31 @@ class AgentMediaHub:
         media = self._sessions.get(username)
         return media is not None and media.connection_state == "connected"
 
-    def connect(self, username: str, call: Call) -> None:
-        """Bridge ``call`` to the agent's browser (on answer)."""
-        self.session(username).connect(call)
+    # -- routing.agents.AgentMedia: the ACD bridges and holds through these ----------------
 
-    def disconnect(self, username: str) -> None:
+    async def connect(self, username: str, call: Call) -> Handle:
+        """Bridge ``call`` to the agent's browser (on answer); returns the bridge's handle."""
+        self.session(username).connect(call)
+        return (username, call)
+
+    async def disconnect(self, handle: Handle) -> None:
+        """Take the bridge apart, unless the agent has another call by now."""
+        username, call = handle
         media = self._sessions.get(username)
-        if media is not None:
+        if media is not None and media.call is call:
             media.disconnect()
 
-    def hold(self, username: str, held: bool, music: FrameSource | None = None) -> None:
+    async def hold(self, handle: Handle, on: bool) -> None:
+        """Stop the audio both ways (the ACD swaps the caller's background to music)."""
+        username, call = handle
+        media = self._sessions.get(username)
+        if media is not None and media.call is call:
+            media.pause(on)
+
+    # -- direct use (tests, a server without the ACD) ---------------------------------------
+
+    def hold_with(self, username: str, held: bool, music: FrameSource | None = None) -> None:
+        """Hold with ``music`` played by the media layer itself."""
         self._require(username).hold(held, music)
 
     def mute(self, username: str, muted: bool) -> None:

@@ -180,10 +180,25 @@ class AgentMedia:
             self._hold_source = None
             call.background = self.to_caller
 
+    def pause(self, paused: bool) -> None:
+        """Hold as the ACD does it: no audio either way; the caller's background is theirs.
+
+        On resume the caller hears the agent again even if the hold music is still the
+        background (the order of the ACD's swap and this call does not matter).
+        """
+        call = self._require_call()
+        self.held = paused
+        self.to_agent.mute(paused)
+        self.to_caller.mute(paused or self.muted)
+        if self._track is not None:
+            self._track.live = not paused
+        if not paused:
+            call.background = self.to_caller
+
     def mute(self, muted: bool) -> None:
         """Stop (or resume) passing the agent's voice to the caller."""
         self.muted = muted
-        self.to_caller.mute(muted)
+        self.to_caller.mute(muted or self.held)
 
     def send_dtmf(self, digits: str) -> None:
         """Keypad presses on the softphone, as RFC 4733 digits to the caller."""

@@ -11,6 +11,7 @@ PostgreSQL is reached over its unix socket, which the namespace does not affect.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import math
 import os
@@ -23,6 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from playwright.async_api import Page
+
+from media.call import Call
+from media.codecs import get_codec
+from media.leg import MediaLeg
+from media.prompts.tts import PromptCache
+from media.rtp.packet import RtpPacket
 
 CHROMIUM = "/usr/bin/chromium"
 CLONE_NEWNET = 0x40000000
@@ -94,3 +102,55 @@ def goertzel_ratio(pcm: npt.NDArray[np.int16], hz: float, rate: int = 8000) -> f
         s1, s2 = sample + coeff * s1 - s2, s1
     power = s1 * s1 + s2 * s2 - coeff * s1 * s2
     return float(2 * power / (len(x) * np.sum(x * x)))
+
+
+CALLER_HZ, AGENT_HZ = 600, 1000
+PCMU = get_codec("PCMU")
+
+
+class Phone:
+    """The caller's side of one leg, ticked in real time: says a tone, keeps what it hears."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.leg = MediaLeg(PCMU, 0, 101, ("192.0.2.1", 4000), lambda d: None)
+        self.call = Call("c1", "sip:+48601000001@x", "sip:hotline@x", self.leg,
+                         PromptCache(tmp), lambda e: None, lambda: None)  # fmt: skip
+        self.tone = tone_frames(CALLER_HZ, 50)
+        self.heard: list[np.ndarray] = []
+        self.seq = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            now = loop.time()
+            pcm = self.tone[self.seq % len(self.tone)]
+            packet = RtpPacket(0, self.seq & 0xFFFF, self.seq * 160, 0x5EED, PCMU.encode(pcm))
+            self.leg.receive(bytes(packet), ("192.0.2.1", 4000), now)
+            out = self.leg.tick(now)
+            if out is not None:
+                self.heard.append(PCMU.decode(RtpPacket.parse(out).payload))
+            self.seq += 1
+            await asyncio.sleep(max(0.0, start + self.seq * 0.020 - loop.time()))
+
+    def recent(self, frames: int = 50) -> np.ndarray:
+        return np.concatenate(self.heard[-frames:])
+
+
+async def agent_hears(page: Page, hz: int) -> bool:
+    """True once the page's analyser peaks at ``hz`` (within 5 s)."""
+    for _ in range(50):
+        peak = await page.evaluate("audio.peak()")
+        if abs(peak["hz"] - hz) <= 15 and peak["db"] > -70:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def caller_hears(phone: Phone, hz: int, seconds: float = 5.0) -> bool:
+    """True once the last second the caller received is mostly ``hz``."""
+    for _ in range(int(seconds * 10)):
+        await asyncio.sleep(0.1)
+        if len(phone.heard) >= 50 and goertzel_ratio(phone.recent(), hz) > 0.5:
+            return True
+    return False

@@ -22,15 +22,16 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Page, async_playwright
 
-from media.call import Call
 from media.codecs import get_codec
-from media.leg import MediaLeg
 from media.prompts.player import Player
-from media.prompts.tts import PromptCache
-from media.rtp.packet import RtpPacket
 from media.webrtc import AgentMedia, use_host_addresses
 from tests.agent_desktop.chromium import (
+    AGENT_HZ,
+    CALLER_HZ,
     CHROMIUM,
+    Phone,
+    agent_hears,
+    caller_hears,
     chromium_args,
     goertzel_ratio,
     loopback_namespace,
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.peer
 
 STATIC = Path(__file__).parents[2] / "agent_desktop" / "static"
 PCMU = get_codec("PCMU")
-CALLER_HZ, AGENT_HZ, MUSIC_HZ = 600, 1000, 400
+MUSIC_HZ = 400
 
 HARNESS = """<!doctype html><audio id="out" autoplay></audio><script type="module">
 import {AgentAudio} from '/static/webrtc.js';
@@ -52,35 +53,6 @@ window.startAudio = () => audio.start(async offer => (await fetch('/offer',
   {method: 'POST', body: JSON.stringify(offer)})).json());
 window.harnessReady = true;
 </script>"""
-
-
-class Phone:
-    """The caller's side of one leg, ticked in real time: says a tone, keeps what it hears."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.leg = MediaLeg(PCMU, 0, 101, ("192.0.2.1", 4000), lambda d: None)
-        self.call = Call("c1", "sip:+48601000001@x", "sip:hotline@x", self.leg,
-                         PromptCache(tmp), lambda e: None, lambda: None)  # fmt: skip
-        self.tone = tone_frames(CALLER_HZ, 50)
-        self.heard: list[np.ndarray] = []
-        self.seq = 0
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        while True:
-            now = loop.time()
-            pcm = self.tone[self.seq % len(self.tone)]
-            packet = RtpPacket(0, self.seq & 0xFFFF, self.seq * 160, 0x5EED, PCMU.encode(pcm))
-            self.leg.receive(bytes(packet), ("192.0.2.1", 4000), now)
-            out = self.leg.tick(now)
-            if out is not None:
-                self.heard.append(PCMU.decode(RtpPacket.parse(out).payload))
-            self.seq += 1
-            await asyncio.sleep(max(0.0, start + self.seq * 0.020 - loop.time()))
-
-    def recent(self, frames: int = 50) -> np.ndarray:
-        return np.concatenate(self.heard[-frames:])
 
 
 @pytest.fixture
@@ -136,25 +108,6 @@ async def open_softphone_audio(page: Page, url: str) -> None:
     await page.wait_for_function("window.harnessReady === true")
     await page.evaluate("startAudio()")
     await page.wait_for_function("audio.state === 'connected'", timeout=10_000)
-
-
-async def agent_hears(page: Page, hz: int) -> bool:
-    """True once the page's analyser peaks at ``hz`` (within 5 s)."""
-    for _ in range(50):
-        peak = await page.evaluate("audio.peak()")
-        if abs(peak["hz"] - hz) <= 15 and peak["db"] > -70:
-            return True
-        await asyncio.sleep(0.1)
-    return False
-
-
-async def caller_hears(phone: Phone, hz: int, seconds: float = 5.0) -> bool:
-    """True once the last second the caller received is mostly ``hz``."""
-    for _ in range(int(seconds * 10)):
-        await asyncio.sleep(0.1)
-        if len(phone.heard) >= 50 and goertzel_ratio(phone.recent(), hz) > 0.5:
-            return True
-    return False
 
 
 async def test_audio_flows_both_ways_and_survives_a_reload(rig: dict[str, Any]) -> None:

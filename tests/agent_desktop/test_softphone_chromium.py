@@ -1,0 +1,171 @@
+"""The softphone pages in Chromium over the real desktop WebSocket, with a scripted ACD.
+
+Sign in through the login page, go ready, get an offer whose screen-pop arrives late
+(pending first, then the customer), answer with audio both ways, reload mid-call (the
+call and its audio come back), hold/mute/keypad, hang up, fill the wrap-up form.  The
+SIP-to-agent path through the real ACD is in test_agent_call_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Page, async_playwright, expect
+
+from agent_desktop.api import add_api
+from agent_desktop.desktop import add_desktop
+from hotline.store import Store
+from media.webrtc import use_host_addresses
+from tests.agent_desktop.chromium import (
+    AGENT_HZ,
+    CALLER_HZ,
+    CHROMIUM,
+    Phone,
+    agent_hears,
+    caller_hears,
+    chromium_args,
+    loopback_namespace,
+    write_tone,
+)
+from tests.agent_desktop.fake_acd import FakeAcd
+from tests.interop.conftest import free_port
+
+pytestmark = pytest.mark.peer
+
+POP = {
+    "customer": {"id": 2, "name": "James Carter", "vip": False},
+    "phone": "+48601000002",
+    "orders": [{"number": "100234", "status": "shipped", "placed_at": "2026-11-20T10:00:00+00:00"}],
+    "history": [{"started_at": "2026-11-01T09:00:00+00:00", "queue": "orders",
+                 "disposition": "order_status", "notes": "asked about delivery"}],  # fmt: skip
+    "tickets": [{"id": 7, "subject": "Damaged lid", "status": "open", "priority": "high"}],
+}
+CONTEXT = {"ivr_path": ["welcome", "menu", "orders"],
+           "transcript": [{"source": "speech", "text": "where is my order"},
+                          {"source": "dtmf", "text": "100234"}]}  # fmt: skip
+
+
+@pytest.fixture
+def netns() -> Iterator[None]:
+    with loopback_namespace():
+        use_host_addresses(["127.0.0.1"])
+        try:
+            yield
+        finally:
+            use_host_addresses(None)
+
+
+@pytest.fixture
+async def desk(netns: None, store: Store, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    await store.users.add_user("agent1", "agent1pass", "agent")
+    acd = FakeAcd()
+    app = web.Application()
+    add_api(app, store)
+    hub = add_desktop(app, store.tokens, acd)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port((socket.SOCK_STREAM,))
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    phone = Phone(tmp_path)
+    ticker = asyncio.create_task(phone.run())
+    tone = write_tone(tmp_path / "agent.wav", AGENT_HZ)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=chromium_args(tone)
+        )
+        try:
+            yield {"acd": acd, "hub": hub, "phone": phone, "browser": browser,
+                   "url": f"http://127.0.0.1:{port}"}  # fmt: skip
+        finally:
+            await browser.close()
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await runner.cleanup()
+
+
+async def sign_in(page: Page, url: str, username: str, password: str) -> None:
+    await page.goto(url + "/login")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.wait_for_url("**/softphone")
+    await page.wait_for_function("window.hotline && window.hotline.connected")
+    await page.wait_for_function("window.audio.state === 'connected'", timeout=10_000)
+
+
+async def test_offer_answer_reload_hangup_wrap_up(desk: dict[str, Any]) -> None:
+    acd, phone, hub = desk["acd"], desk["phone"], desk["hub"]
+    page = await desk["browser"].new_page()
+    await sign_in(page, desk["url"], "agent1", "agent1pass")
+    await page.get_by_role("button", name="Ready", exact=True).click()
+    await expect(page.locator("#state")).to_have_text("available")
+
+    offer_id = acd.offer("agent1", phone.call, None, CONTEXT)  # the CRM is slow: pending
+    pop = page.locator("#screen-pop")
+    await expect(pop.get_by_text("Looking up the customer")).to_be_visible()
+    await expect(pop.get_by_text("where is my order")).to_be_visible()
+    acd.screen_pop("agent1", offer_id, POP)
+    await expect(page.locator("#pop-name")).to_have_text("James Carter")
+    await expect(page.locator("#pop-orders")).to_contain_text("100234")
+    await expect(page.locator("#pop-orders")).to_contain_text("shipped")
+    await expect(page.locator("#pop-ivr-said")).to_contain_text("keyed: 100234")
+    await expect(pop.get_by_text("asked about delivery")).to_be_visible()
+    await expect(pop.get_by_text("Damaged lid", exact=False)).to_be_visible()
+    await expect(page.locator("#pop-ivr-path")).to_have_text("welcome → menu → orders")
+    await expect(page.locator("#pop-wait")).to_have_text("00:42")
+
+    await page.get_by_role("button", name="Answer", exact=True).click()
+    await expect(page.locator("#state")).to_have_text("on call")
+    assert await agent_hears(page, CALLER_HZ)
+    assert await caller_hears(phone, AGENT_HZ)
+
+    await page.reload()  # the call stays up; the page redraws it and renegotiates audio
+    await page.wait_for_function("window.audio.state === 'connected'", timeout=10_000)
+    await expect(page.locator("#state")).to_have_text("on call")
+    await expect(page.get_by_role("button", name="Hang up", exact=True)).to_be_enabled()
+    assert hub.get("agent1").figures.negotiations == 2
+    assert await agent_hears(page, CALLER_HZ)
+    phone.heard.clear()
+    assert await caller_hears(phone, AGENT_HZ)
+
+    await page.get_by_role("button", name="Hold", exact=True).click()
+    await expect(page.get_by_role("button", name="Resume", exact=True)).to_be_enabled()
+    assert hub.get("agent1").held
+    await page.get_by_role("button", name="Resume", exact=True).click()
+    await page.get_by_role("button", name="Mute", exact=True).click()
+    await expect(page.get_by_role("button", name="Mute", exact=True)).to_have_attribute("aria-pressed", "true")
+    assert hub.get("agent1").muted
+    await page.get_by_role("button", name="Mute", exact=True).click()
+    await page.locator("#keypad").get_by_role("button", name="5").click()
+    await page.get_by_role("button", name="Hang up", exact=True).click()
+
+    form = page.locator("#wrap-up")
+    await expect(form).to_be_visible()
+    await form.get_by_label("Disposition code").select_option("order_status")
+    await form.get_by_label("Notes").fill("parcel arrives Thursday")
+    await form.get_by_label("Resolved").check()
+    await form.get_by_role("button", name="Done", exact=True).click()
+    await expect(page.locator("#state")).to_have_text("available")
+    assert acd.wrap_ups == [("agent1", "order_status", "parcel arrives Thursday", True)]
+    assert ("dtmf", "5") in acd.log
+    assert hub.get("agent1").call is None
+
+
+async def test_bad_token_goes_back_to_the_login_page(desk: dict[str, Any]) -> None:
+    page = await desk["browser"].new_page()
+    await page.goto(desk["url"] + "/login")
+    await page.evaluate("sessionStorage.setItem('hotline.token', 'not-a-token')")
+    await page.goto(desk["url"] + "/softphone")
+    await page.wait_for_url("**/login")
+    await page.get_by_label("Username").fill("agent1")
+    await page.get_by_label("Password").fill("wrong")
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page.locator("#error")).to_contain_text("wrong username or password")
