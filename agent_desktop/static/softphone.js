@@ -180,32 +180,35 @@ function fillTable(table, head, rows) {
 
 // -- the screen-pop ----------------------------------------------------------------------
 
+// The pop is crm_bridge.screenpop.build_screen_pop's dict; the offer adds queue, wait and
+// the IVR context. "status": "pending" means the CRM has not answered yet (an update follows).
 function showPop(offer) {
   const pop = offer.screen_pop || {}, ctx = offer.context || {};
-  const customer = pop.customer || {};
-  $('pop-name').textContent = customer.name || pop.name || 'Unknown caller';
-  $('pop-number').textContent = pop.phone || pop.number || shortUri(offer.call && offer.call.caller);
-  $('pop-vip').hidden = !(customer.vip || pop.vip);
-  $('pop-pending').hidden = !(pop.pending || !offer.screen_pop);
-  const wait = offer.wait_seconds;
+  const caller = pop.caller || {};
+  $('pop-name').textContent = caller.name || (pop.status === 'pending' || !offer.screen_pop
+    ? 'Caller' : 'Unknown caller');
+  $('pop-number').textContent = caller.number || shortUri(offer.call && offer.call.caller);
+  $('pop-vip').hidden = !(caller.vip || pop.vip);
+  $('pop-pending').hidden = !(pop.status === 'pending' || !offer.screen_pop);
+  const wait = offer.wait_seconds ?? pop.wait_seconds;
   $('pop-wait').textContent = wait === undefined || wait === null ? '—' : clock(wait);
   $('pop-queue').textContent = [offer.queue, offer.transferred_from && 'from ' + offer.transferred_from]
     .filter(Boolean).join(' · ');
   const orders = pop.orders || (pop.last_order ? [pop.last_order] : []);
   fillTable($('pop-orders'), ['Order', 'Status', 'Placed'], orders.map(o => [
     o.number, el('span', o.status, 'status ' + o.status), day(o.placed_at)]));
-  const tickets = pop.tickets || pop.open_tickets || [];
+  const tickets = pop.tickets || [];
   $('pop-tickets').replaceChildren(...(tickets.length ? tickets.map(t =>
     el('li', `#${t.id} ${t.subject} (${t.status}${t.priority && t.priority !== 'normal' ? ', ' + t.priority : ''})`))
     : [el('li', 'none', 'muted')]));
-  const history = pop.history || pop.interactions || [];
-  fillTable($('pop-history'), ['Date', 'Queue', 'Disposition', 'Notes'], history.map(h => [
-    day(h.started_at || h.at), h.queue || '', h.disposition || '', h.notes || '']));
-  const path = pop.ivr_path || ctx.ivr_path || ctx.path || [];
+  fillTable($('pop-history'), ['Date', 'Queue', 'Disposition', 'Notes'], (pop.history || []).map(h => [
+    day(h.date || h.started_at), h.queue || '', h.disposition || '', h.notes || '']));
+  const ivr = pop.ivr || {};
+  const path = (ivr.path && ivr.path.length ? ivr.path : ctx.ivr_path || ctx.path) || [];
   $('pop-ivr-path').textContent = path.length ? path.join(' → ') : 'no IVR steps';
-  const said = pop.transcript || ctx.transcript || ctx.said || [];
-  const lines = said.map(s => typeof s === 'string' ? s
-    : `${s.source === 'dtmf' || s.type === 'dtmf' ? 'keyed' : 'said'}: ${s.text ?? s.value ?? s.digits ?? ''}`);
+  const inputs = (ivr.inputs && ivr.inputs.length ? ivr.inputs : ctx.inputs || ctx.transcript) || [];
+  const lines = inputs.map(i => typeof i === 'string' ? i
+    : `${(i.kind || i.source) === 'dtmf' ? 'keyed' : 'said'}: ${i.text || i.value || ''}`);
   Object.entries(ctx.variables || {}).forEach(([k, v]) => lines.push(`${k}: ${v}`));
   $('pop-ivr-said').replaceChildren(...lines.map(l => el('li', l)));
   $('screen-pop').hidden = false;

@@ -39,17 +39,21 @@ from tests.interop.conftest import free_port
 
 pytestmark = pytest.mark.peer
 
-POP = {
-    "customer": {"id": 2, "name": "James Carter", "vip": False},
-    "phone": "+48601000002",
+POP = {  # the shape of crm_bridge.screenpop.build_screen_pop
+    "status": "ok",
+    "caller": {"number": "+48601000002", "name": "James Carter", "vip": False, "known": True},
+    "vip": False,
     "orders": [{"number": "100234", "status": "shipped", "placed_at": "2026-11-20T10:00:00+00:00"}],
-    "history": [{"started_at": "2026-11-01T09:00:00+00:00", "queue": "orders",
-                 "disposition": "order_status", "notes": "asked about delivery"}],  # fmt: skip
+    "history": [{"date": "2026-11-01T09:00:00+00:00", "queue": "orders",
+                 "disposition": "order_status", "notes": "asked about delivery"}],
     "tickets": [{"id": 7, "subject": "Damaged lid", "status": "open", "priority": "high"}],
+    "ivr": {"path": [], "inputs": []},
 }
+PENDING = {**POP, "status": "pending", "caller": {"number": "+48601000002", "name": None},
+           "orders": [], "history": [], "tickets": []}  # fmt: skip
 CONTEXT = {"ivr_path": ["welcome", "menu", "orders"],
-           "transcript": [{"source": "speech", "text": "where is my order"},
-                          {"source": "dtmf", "text": "100234"}]}  # fmt: skip
+           "inputs": [{"kind": "speech", "text": "where is my order"},
+                      {"kind": "dtmf", "text": "100234"}]}  # fmt: skip
 
 
 @pytest.fixture
@@ -108,7 +112,7 @@ async def test_offer_answer_reload_hangup_wrap_up(desk: dict[str, Any]) -> None:
     await page.get_by_role("button", name="Ready", exact=True).click()
     await expect(page.locator("#state")).to_have_text("available")
 
-    offer_id = acd.offer("agent1", phone.call, None, CONTEXT)  # the CRM is slow: pending
+    offer_id = acd.offer("agent1", phone.call, PENDING, CONTEXT)  # the CRM is slow: pending
     pop = page.locator("#screen-pop")
     await expect(pop.get_by_text("Looking up the customer")).to_be_visible()
     await expect(pop.get_by_text("where is my order")).to_be_visible()
@@ -140,8 +144,9 @@ async def test_offer_answer_reload_hangup_wrap_up(desk: dict[str, Any]) -> None:
     await expect(page.get_by_role("button", name="Resume", exact=True)).to_be_enabled()
     assert hub.get("agent1").held
     await page.get_by_role("button", name="Resume", exact=True).click()
-    await page.get_by_role("button", name="Mute", exact=True).click()
-    await expect(page.get_by_role("button", name="Mute", exact=True)).to_have_attribute("aria-pressed", "true")
+    mute = page.get_by_role("button", name="Mute", exact=True)
+    await mute.click()
+    await expect(mute).to_have_attribute("aria-pressed", "true")
     assert hub.get("agent1").muted
     await page.get_by_role("button", name="Mute", exact=True).click()
     await page.locator("#keypad").get_by_role("button", name="5").click()
