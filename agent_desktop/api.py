@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,9 +62,17 @@ routes = web.RouteTableDef()
 
 
 def add_api(
-    app: web.Application, store: Store, *, throttle: LoginThrottle | None = None
+    app: web.Application,
+    store: Store,
+    *,
+    throttle: LoginThrottle | None = None,
+    extensions: Iterable[Callable[[web.Application], None]] = (),
 ) -> web.Application:
-    """Mount the API on ``app`` at ``/api/v1``; returns the API sub-application."""
+    """Mount the API on ``app`` at ``/api/v1``; returns the API sub-application.
+
+    Each of ``extensions`` adds its routes (and state) to the API sub-application before
+    it is mounted: a mounted application's router is frozen.
+    """
     state = ApiState(store, LoginThrottle() if throttle is None else throttle)
     api = web.Application(
         middlewares=[
@@ -74,6 +82,8 @@ def add_api(
     )
     api[API] = state
     api.add_routes(routes)
+    for extend in extensions:
+        extend(api)
     app.add_subapp(API_PREFIX, api)
     return api
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
 from agent_desktop.api import add_api
 from agent_desktop.desktop import add_desktop
+from agent_desktop.flows_api import add_flows_api
+from agent_desktop.flows_pages import add_flow_pages
 from hotline import __version__
 from hotline.health import Health
 from hotline.services import Services
@@ -26,7 +30,9 @@ def create_app(health: Health, store: Store, services: Services | None = None) -
     app[STORE] = store
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
-    add_api(app, store)
+    crm = services.crm if services is not None else None
+    add_api(app, store, extensions=[partial(add_flows_api, store=store, crm=crm)])
+    add_flow_pages(app)
     add_desktop(app, store.tokens, services.routing if services is not None else None)
     return app
 
