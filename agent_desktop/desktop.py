@@ -157,11 +157,10 @@ class DesktopConnection:
 
     async def _forward(self) -> None:
         async for event in self.session.events():
-            kind = event.get("type")
-            if kind == "state":
-                event = {**event, "muted": self.media.muted}
-            elif kind in ("offer", "screen_pop"):  # for the offer -> screen-pop latency bench
-                event = {**event, "sent_at": time.time()}
+            # sent_at: for the page's offer -> screen-pop latency figure (bench/)
+            event = {**event, "sent_at": time.time()}
+            if event.get("type") == "state":
+                event["muted"] = self.media.muted
             await self.ws.send_json(event)
         await self.ws.close()  # signed out elsewhere
 

@@ -77,10 +77,10 @@ function handle(event) {
       restartAudio();   // a fresh peer connection per page (and per reconnect)
       break;
     case 'state': applyState(event); break;
-    case 'offer': view.offer = event; view.state = 'reserved'; showPop(event); break;
+    case 'offer': view.offer = event; view.state = 'reserved'; showPop(event, event.sent_at); break;
     case 'screen_pop':
       if (view.offer && view.offer.offer_id === event.offer_id) {
-        view.offer = {...view.offer, screen_pop: event.screen_pop}; showPop(view.offer);
+        view.offer = {...view.offer, screen_pop: event.screen_pop}; showPop(view.offer, event.sent_at);
       }
       break;
     case 'offer_cancelled':
@@ -108,7 +108,7 @@ function applyState(s) {
   else if (s.state === 'on_call' && !view.since) view.since = s.since;
   if (!s.call) view.since = null;
   view.offer = s.offer || null;
-  if (s.offer) showPop(s.offer); else if (!s.call) hidePop();
+  if (s.offer) showPop(s.offer, s.sent_at); else if (!s.call) hidePop();
   $('wrap-up').hidden = s.state !== 'wrap_up';
   $('state').title = s.reason || '';
 }
@@ -182,7 +182,7 @@ function fillTable(table, head, rows) {
 
 // The pop is crm_bridge.screenpop.build_screen_pop's dict; the offer adds queue, wait and
 // the IVR context. "status": "pending" means the CRM has not answered yet (an update follows).
-function showPop(offer) {
+function showPop(offer, sentAt) {
   const pop = offer.screen_pop || {}, ctx = offer.context || {};
   const caller = pop.caller || {};
   $('pop-name').textContent = caller.name || (pop.status === 'pending' || !offer.screen_pop
@@ -213,10 +213,13 @@ function showPop(offer) {
   $('pop-ivr-said').replaceChildren(...lines.map(l => el('li', l)));
   $('screen-pop').hidden = false;
   // Visible = painted: stamp after the next frame is drawn (the bench reads this).
-  const id = offer.offer_id;
-  requestAnimationFrame(() => setTimeout(() => {
-    hotline.popShown[id] = {at: Date.now(), sent_at: offer.sent_at, name: $('pop-name').textContent};
-  }, 0));
+  const id = offer.offer_id, name = $('pop-name').textContent;
+  if (!(id in hotline.popShown)) {
+    hotline.popShown[id] = null;   // the first event carrying this offer is the one timed
+    requestAnimationFrame(() => setTimeout(() => {
+      hotline.popShown[id] = {at: Date.now(), sent_at: sentAt, name};
+    }, 0));
+  }
 }
 
 function hidePop() {
