@@ -132,8 +132,8 @@ class MenuNode(NodeBase):
     kind: Literal["menu"] = "menu"
     prompt: Prompt = spoken()
     options: list[MenuOption] = Field(default_factory=list)
-    timeout: float = Field(5.0, gt=0, le=60)
-    retries: int = Field(2, ge=0, le=10)
+    timeout: float = Field(default=5.0, gt=0, le=60)
+    retries: int = Field(default=2, ge=0, le=10)
     speech: bool = True
     no_input_prompt: Prompt = spoken("Sorry, I did not hear anything.")
     no_match_prompt: Prompt = spoken("Sorry, that is not one of the choices.")
@@ -156,13 +156,13 @@ class CollectNode(NodeBase):
     mode: Literal["digits", "speech"] = "digits"
     grammar: Literal["digits", "yesno", "free"] = "digits"
     speech: bool = True  # digits mode: also accept the number spoken
-    min_length: int = Field(1, ge=1, le=32)
-    max_length: int = Field(16, ge=1, le=32)
+    min_length: int = Field(default=1, ge=1, le=32)
+    max_length: int = Field(default=16, ge=1, le=32)
     terminator: str = "#"
     pattern: str | None = None
-    timeout: float = Field(5.0, gt=0, le=60)
-    inter_digit_timeout: float = Field(3.0, gt=0, le=30)
-    retries: int = Field(2, ge=0, le=10)
+    timeout: float = Field(default=5.0, gt=0, le=60)
+    inter_digit_timeout: float = Field(default=3.0, gt=0, le=30)
+    retries: int = Field(default=2, ge=0, le=10)
     confirm: bool = False
     confirm_prompt: Prompt = spoken(
         "You entered {value}. Press 1 if that is right, or 2 to enter it again."
@@ -212,8 +212,8 @@ class LookupNode(NodeBase):
     order_variable: VarName = "order_number"
     store_as: VarName = "order"
     speak: bool = True
-    budget: float = Field(2.0, gt=0, le=10)
-    one_moment_after: float = Field(1.0, gt=0, le=10)
+    budget: float = Field(default=2.0, gt=0, le=10)
+    one_moment_after: float = Field(default=1.0, gt=0, le=10)
     one_moment_prompt: Prompt = spoken("One moment please.")
     not_found_prompt: Prompt = spoken("Sorry, I could not find that.")
     failure_prompt: Prompt = spoken("Sorry, I cannot look that up right now.")
@@ -378,8 +378,8 @@ class QueueNode(NodeBase):
     kind: Literal["queue"] = "queue"
     queue: str = "default"
     skills: dict[str, int] = Field(default_factory=dict)
-    priority: int = Field(0, ge=0, le=100)
-    vip_boost: int = Field(10, ge=0, le=100)
+    priority: int = Field(default=0, ge=0, le=100)
+    vip_boost: int = Field(default=10, ge=0, le=100)
     prompt: Prompt | None = None
     busy_prompt: Prompt = spoken("All our agents are busy.")
     next: str | None = None
@@ -396,7 +396,7 @@ class TransferNode(NodeBase):
     """Send the caller to an external SIP URI; ``next`` if the transfer cannot be made."""
 
     kind: Literal["transfer"] = "transfer"
-    target: str = Field("sip:operator@example.com", pattern=r"^(sips?|tel):\S+$")
+    target: str = Field(default="sip:operator@example.com", pattern=r"^(sips?|tel):\S+$")
     prompt: Prompt = spoken("Transferring your call.")
     next: str | None = None
 
@@ -412,7 +412,7 @@ class VoicemailNode(NodeBase):
 
     kind: Literal["voicemail"] = "voicemail"
     prompt: Prompt = spoken("Please leave your message after the tone. Press pound when done.")
-    max_seconds: float = Field(60.0, gt=0, le=600)
+    max_seconds: float = Field(default=60.0, gt=0, le=600)
     end_key: str = "#"
     thanks_prompt: Prompt = spoken("Thank you, we received your message.")
     next: str | None = None
@@ -433,10 +433,10 @@ class CallbackNode(NodeBase):
         "To give another number, key it in now followed by pound."
     )
     variable: VarName = "callback_number"
-    min_length: int = Field(6, ge=1, le=20)
-    max_length: int = Field(15, ge=1, le=20)
-    timeout: float = Field(8.0, gt=0, le=60)
-    retries: int = Field(1, ge=0, le=10)
+    min_length: int = Field(default=6, ge=1, le=20)
+    max_length: int = Field(default=15, ge=1, le=20)
+    timeout: float = Field(default=8.0, gt=0, le=60)
+    retries: int = Field(default=1, ge=0, le=10)
     thanks_prompt: Prompt = spoken("Thank you, we will call you back.")
     next: str | None = None
 
@@ -454,8 +454,8 @@ class SurveyNode(NodeBase):
     prompt: Prompt = spoken(
         "How satisfied were you with this call? Press or say a number from 1 to 5."
     )
-    timeout: float = Field(6.0, gt=0, le=60)
-    retries: int = Field(1, ge=0, le=10)
+    timeout: float = Field(default=6.0, gt=0, le=60)
+    retries: int = Field(default=1, ge=0, le=10)
     speech: bool = True
     thanks_prompt: Prompt = spoken("Thank you for your feedback.")
     next: str | None = None
