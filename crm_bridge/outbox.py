@@ -40,7 +40,12 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutdown, restart, terminated backend
+    asyncpg.exceptions.TooManyConnectionsError,
+    # 55000: "database is not currently accepting connections"
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
+    # a connection the server dropped while idle can confuse asyncpg's protocol state
+    asyncpg.exceptions.InternalClientError,
 )
 
 Clock = Callable[[], datetime]

@@ -15,9 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm_bridge.demo import seed_crm_demo
+from crm_bridge.lookup import LOOKUPS
+from crm_bridge.postgres import PostgresCrm
 from hotline.config import Config
 from hotline.store import Store
 from media.call import Call
+from media.calls import InviteHook
 
 CallHandler = Callable[[Call], Awaitable[None]]
 Step = Callable[[], Awaitable[None]]
@@ -34,6 +38,8 @@ class Services:
     routing: Any = None  # routing service (the ACD)
     flows: Any = None  # ivr flow runtime
     call_handler: CallHandler | None = None
+    #: told of each INVITE as it arrives (starts the caller's CRM look-up)
+    on_invite: InviteHook | None = None
     #: stop steps, run in reverse order by hotline.app
     stops: list[tuple[str, Step]] = field(default_factory=list)
 
@@ -41,4 +47,15 @@ class Services:
 async def start_services(config: Config, store: Store) -> Services:
     """Build and start every application service for ``config``."""
     services = Services(config, store)
+    await _start_crm(services)
     return services
+
+
+async def _start_crm(services: Services) -> None:
+    if services.config.demo:
+        await seed_crm_demo(services.store)
+    crm = PostgresCrm(services.store)
+    await crm.start()
+    services.crm = crm
+    services.stops.append(("CRM outbox", crm.stop))
+    services.on_invite = LOOKUPS.invite_hook(crm)

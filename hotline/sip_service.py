@@ -61,5 +61,5 @@ def load_sip_service(config: Config, store: Store, services: Services) -> SipSer
     directory = StoreDirectory(store, Binding)
     prompts = PromptCache(config.data_dir / "prompts")
     handler = services.call_handler or (echo_digits if config.demo else None)
-    server = SipServer(settings, records, directory, prompts, handler)
+    server = SipServer(settings, records, directory, prompts, handler, services.on_invite)
     return WiredSipService(server, records, prompts, warm=DEMO_PROMPTS if config.demo else ())

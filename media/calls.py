@@ -44,6 +44,8 @@ from .sip.useragent import UserAgent
 log = logging.getLogger(__name__)
 
 CallHandler = Callable[[Call], Awaitable[None]]
+#: told about each new INVITE before anything else happens (the CRM look-up starts here)
+InviteHook = Callable[[CallSession], None]
 HANDLER_GRACE = 5.0  # seconds an application may run on after its call ended
 
 
@@ -72,6 +74,7 @@ class CallController:
         advertised_host: str,
         answer_delay: float = 0.0,
         recordings: Path | None = None,
+        on_invite: InviteHook | None = None,
     ) -> None:
         self.ua = ua
         self.pump = pump
@@ -82,6 +85,7 @@ class CallController:
         self.advertised_host = advertised_host
         self.answer_delay = answer_delay
         self.recordings = recordings
+        self.on_invite = on_invite
         self.tasks: set[asyncio.Task[None]] = set()
         self.calls_total = 0
 
@@ -92,6 +96,11 @@ class CallController:
         if invite.body and invite.content_type != "application/sdp":
             self.ua.reject(session, 415, self.engine.now(), headers=[("Accept", "application/sdp")])
             return
+        if self.on_invite is not None:
+            try:
+                self.on_invite(session)
+            except Exception:  # a hook's bug must not cost the caller the call
+                log.exception("INVITE hook failed for %s", session.call_id)
         self.spawn(self._set_up_or_fail(session))
 
     async def _set_up_or_fail(self, session: CallSession) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..calls import CallController, CallHandler, CallRecords
+from ..calls import CallController, CallHandler, CallRecords, InviteHook
 from ..engine import MediaEngine
 from ..ports import PortPool
 from ..prompts.tts import PromptCache
@@ -74,12 +74,14 @@ class SipServer:
         directory: Directory,
         prompts: PromptCache,
         handler: CallHandler | None = None,
+        on_invite: InviteHook | None = None,
     ) -> None:
         self.settings = settings
         self.records = records
         self.directory = directory
         self.prompts = prompts
         self.handler = handler
+        self.on_invite = on_invite
         self.engine = MediaEngine(settings.rtp_host, PortPool(*settings.rtp_ports))
         self.calls: CallController | None = None
         self.auth = DigestAuthenticator(
@@ -112,6 +114,7 @@ class SipServer:
             advertised_host=self.settings.advertised_host,
             answer_delay=self.settings.answer_delay,
             recordings=self.settings.recordings,
+            on_invite=self.on_invite,
         )
         log.info("SIP listening on %s:%d (UDP and TCP)", self.settings.host, port)
 
