@@ -6,8 +6,10 @@ to drive the pages without queues: the test offers a call to an agent by hand.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from media.call import Call
@@ -23,6 +25,11 @@ class FakeAcd:
         self.handles: dict[str, Any] = {}
         self.wrap_ups: list[tuple[str, str, str, bool]] = []
         self.log: list[tuple[str, Any]] = []
+        #: set when the agent hangs up a call (by call_id); a test call handler waits on it
+        self.agent_done: dict[str, asyncio.Event] = {}
+        #: called with (username, call_id, disposition, notes, resolved) at wrap-up
+        self.on_wrap_up: Callable[..., Awaitable[None]] | None = None
+        self._last_call: dict[str, str] = {}
 
     async def sign_in(self, username: str) -> AgentSession:
         if username not in self.sessions:
@@ -41,6 +48,7 @@ class FakeAcd:
               context: dict[str, Any], queue: str = "orders") -> str:  # fmt: skip
         offer_id = uuid.uuid4().hex
         self.calls[offer_id] = call
+        self.agent_done.setdefault(call.call_id, asyncio.Event())
         offer = {"type": "offer", "offer_id": offer_id, "queue": queue, "wait_seconds": 42.0,
                  "call": {"call_id": call.call_id, "caller": call.caller, "called": call.called},
                  "expires_at": time.time() + 30, "context": context, "screen_pop": screen_pop,
@@ -86,6 +94,8 @@ class FakeAcd:
             raise AgentError("no call")
         await self.media.disconnect(self.handles.pop(username))
         session = self.sessions[username]
+        self._last_call[username] = call["call_id"]
+        self.agent_done.setdefault(call["call_id"], asyncio.Event()).set()
         session.publish({"type": "ended", "call_id": call["call_id"], "reason": "agent_hangup"})
         until = time.time() + 60
         self._set(username, "wrap_up", call=None, held=False, wrap_up_until=until)
@@ -106,6 +116,9 @@ class FakeAcd:
         self, username: str, disposition: str, notes: str, resolved: bool
     ) -> None:
         self.wrap_ups.append((username, disposition, notes, resolved))
+        if self.on_wrap_up is not None:
+            await self.on_wrap_up(username, self._last_call.get(username), disposition, notes,
+                                  resolved)  # fmt: skip
         self._set(username, "available", reason=None, wrap_up_until=None)
 
     def session_disconnected(self, username: str) -> None:
