@@ -29,22 +29,22 @@ class SlowCrm:
         return await getattr(self.inner, name)(*args)
 
     async def customer_by_phone(self, e164: str) -> Customer | None:
-        return await self._slow("customer_by_phone", e164)  # type: ignore[no-any-return]
+        return await self._slow("customer_by_phone", e164)
 
     async def order(self, order_number: str) -> Order | None:
-        return await self._slow("order", order_number)  # type: ignore[no-any-return]
+        return await self._slow("order", order_number)
 
     async def latest_order(self, customer_id: int) -> Order | None:
-        return await self._slow("latest_order", customer_id)  # type: ignore[no-any-return]
+        return await self._slow("latest_order", customer_id)
 
     async def orders(self, customer_id: int, limit: int = 5) -> list[Order]:
-        return await self._slow("orders", customer_id, limit)  # type: ignore[no-any-return]
+        return await self._slow("orders", customer_id, limit)
 
     async def history(self, customer_id: int, limit: int = 5) -> list[Interaction]:
-        return await self._slow("history", customer_id, limit)  # type: ignore[no-any-return]
+        return await self._slow("history", customer_id, limit)
 
     async def open_tickets(self, customer_id: int) -> list[Ticket]:
-        return await self._slow("open_tickets", customer_id)  # type: ignore[no-any-return]
+        return await self._slow("open_tickets", customer_id)
 
     async def record_interaction(self, interaction: Interaction) -> None:
         await self.inner.record_interaction(interaction)

@@ -37,12 +37,10 @@ def _interaction(n: int = 1, **kwargs: Any) -> Interaction:
 
 async def _stored(store: Store, key: str | None = None) -> int:
     if key is None:
-        return await store.pool.fetchval(  # type: ignore[no-any-return]
+        return await store.pool.fetchval(
             "SELECT count(*) FROM crm_interactions WHERE key NOT LIKE 'demo-%'"
         )
-    return await store.pool.fetchval(  # type: ignore[no-any-return]
-        "SELECT count(*) FROM crm_interactions WHERE key = $1", key
-    )
+    return await store.pool.fetchval("SELECT count(*) FROM crm_interactions WHERE key = $1", key)
 
 
 @pytest.fixture

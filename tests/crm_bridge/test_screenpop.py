@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from crm_bridge import demo as d
 from crm_bridge.lookup import CallLookup
@@ -18,7 +19,7 @@ CALLER = f'"Katarzyna" <sip:{d.DEMO_VIP_PHONE}@192.0.2.7:5060;user=phone>'
 
 # What the media layer, the IVR and the speech service append while the VIP goes through
 # the demo flow: greeting, language menu by key, intent by voice, order number by keys.
-IVR_EVENTS = [
+IVR_EVENTS: list[dict[str, Any]] = [
     {"type": "prompt", "text": "Welcome to Nordlys Home"},
     {"type": "node", "node": "welcome", "kind": "say"},
     {"type": "node", "node": "language", "kind": "menu"},
