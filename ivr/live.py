@@ -1,0 +1,235 @@
+"""`ivr.ports.CallPorts` on a live `media.call.Call`.
+
+Input is DTMF and speech merged: ``ask`` plays the prompt and races the call's next key
+against `asr.SpeechService.listen` (when a speech service exists and the question has a
+grammar); the first answer wins and the loser is cancelled (listen is cancellation-safe).
+The no-input timer starts when the prompt ends. The call itself records the ``prompt`` and
+``dtmf`` events, the speech service the ``speech`` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import re
+import time
+import wave
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ivr.ports import Expect, Input, QueueTicket, Recording, Utterance
+from media.call import Call, Hangup
+from media.dtmf.events import DtmfDigit
+from media.prompts.audio import Prompt, PromptError
+from media.prompts.tones import beep
+
+log = logging.getLogger(__name__)
+
+FRAMES_PER_SECOND = 50  # 20 ms frames
+SAMPLE_RATE = 8000
+
+
+class LiveCall:
+    """The ports of one live call."""
+
+    def __init__(
+        self,
+        call: Call,
+        *,
+        speech: Any = None,
+        queueing: Any = None,
+        voicemail_dir: Path | None = None,
+    ) -> None:
+        self.call = call
+        self.caller = call.caller
+        self.called = call.called
+        self.call_id = call.call_id
+        self.speech = speech
+        self.queueing = queueing
+        self.voicemail_dir = voicemail_dir
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def wall_clock(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def ended(self) -> bool:
+        return self.call.ended.is_set()
+
+    def record_event(self, event: dict[str, Any]) -> None:
+        self.call.record_event(event)
+
+    async def hangup(self) -> None:
+        await self.call.hangup()
+
+    # -- prompts and input --------------------------------------------------------------
+
+    async def say(self, what: Utterance, *, barge_in: bool) -> bool:
+        if what.file:
+            try:
+                return await self.call.play(what.file, barge_in=barge_in)
+            except (OSError, PromptError):
+                log.warning("prompt file %s unusable; speaking its text", what.file)
+                if not what.text:
+                    return True
+        return await self.call.say(
+            what.text, language=what.language, voice=what.voice, barge_in=barge_in
+        )
+
+    async def ask(self, what: Utterance | None, expect: Expect) -> Input:
+        playing = asyncio.ensure_future(self.say(what, barge_in=expect.barge_in)) if what else None
+        racers: dict[asyncio.Future[Any], str] = {
+            asyncio.ensure_future(self.call.next_event()): "key",
+            asyncio.ensure_future(_no_input_after(playing, expect.timeout)): "timer",
+        }
+        grammar = self._grammar(expect)
+        if grammar is not None:
+            listen = self.speech.listen(
+                self.call,
+                grammar,
+                language=expect.language,
+                no_input_timeout=expect.timeout,
+                barge_in=expect.barge_in,
+            )
+            racers[asyncio.ensure_future(listen)] = "speech"
+        try:
+            return await _first_answer(racers)
+        finally:
+            for task in [*racers, *([playing] if playing else [])]:
+                task.cancel()
+
+    def _grammar(self, expect: Expect) -> Any:
+        if self.speech is None or expect.grammar is None:
+            return None
+        asr = importlib.import_module("asr")
+        if expect.grammar == "phrases":
+            return asr.Grammar.phrases(expect.phrases)
+        if expect.grammar == "digits":
+            return asr.Grammar.digits(min_len=expect.min_len, max_len=expect.max_len)
+        return asr.Grammar.yesno() if expect.grammar == "yesno" else asr.Grammar.free()
+
+    async def next_digit(self, timeout: float) -> Input:
+        return _key_input(await self.call.next_event(timeout))
+
+    # -- recordings, queues, transfer ---------------------------------------------------
+
+    async def beep(self) -> None:
+        await self.call.play(Prompt(pcm=beep(), source="beep", kind="tone"))
+
+    async def record_audio(self, max_seconds: float, end_key: str) -> Recording:
+        frames: list[np.ndarray] = []
+        limit = int(max_seconds * FRAMES_PER_SECOND)
+
+        async def collect() -> None:
+            async for frame in self.call.audio_frames():
+                frames.append(frame)
+                if len(frames) >= limit:
+                    return
+
+        async def until_key() -> None:
+            while not self.ended():
+                event = await self.call.next_event()
+                if isinstance(event, Hangup) or (
+                    isinstance(event, DtmfDigit) and event.digit == end_key
+                ):
+                    return
+
+        tasks = [asyncio.ensure_future(collect()), asyncio.ensure_future(until_key())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+        if not frames or self.voicemail_dir is None:
+            return Recording(None, len(frames) / FRAMES_PER_SECOND)
+        path = self._voicemail_path()
+        pcm = np.concatenate(frames).astype(np.int16)
+        await asyncio.to_thread(_write_wav, path, pcm)
+        return Recording(str(path), len(pcm) / SAMPLE_RATE)
+
+    def _voicemail_path(self) -> Path:
+        assert self.voicemail_dir is not None
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.call_id)[:60]
+        return self.voicemail_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.wav"
+
+    async def enqueue(self, ticket: QueueTicket) -> str | None:
+        if self.queueing is None:
+            return None
+        contract = importlib.import_module("routing.contract")
+        request = contract.QueueRequest(
+            queue=ticket.queue,
+            skills=ticket.skills,
+            priority=ticket.priority,
+            language=ticket.language,
+            context=ticket.context,
+        )
+        outcome = await self.queueing.enqueue(self.call, request)
+        return str(outcome.kind)
+
+    async def transfer(self, target: str) -> str:
+        # The SIP stack has no REFER (RFC 3515) yet: the flow records the target and
+        # tells the caller, rather than pretending.
+        return "unsupported"
+
+
+async def _no_input_after(playing: asyncio.Future[bool] | None, timeout: float) -> None:
+    if playing is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(playing)
+    await asyncio.sleep(timeout)
+
+
+async def _first_answer(racers: dict[asyncio.Future[Any], str]) -> Input:
+    pending = set(racers)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            answer = _answer(racers[task], task)
+            if answer is not None:
+                return answer
+    return Input("noinput")
+
+
+def _answer(kind: str, task: asyncio.Future[Any]) -> Input | None:
+    if task.cancelled() or task.exception() is not None:
+        if not task.cancelled():
+            log.warning("%s input failed: %r", kind, task.exception())
+        return None
+    if kind == "timer":
+        return Input("noinput")
+    if kind == "key":
+        return _key_input(task.result())
+    heard = task.result()
+    if heard.outcome == "match":
+        return Input("speech", str(heard.value or ""), heard.text)
+    if heard.outcome == "hangup":
+        return Input("hangup")
+    if heard.outcome == "nomatch" and heard.engine not in ("", "none"):
+        return Input("nomatch", text=heard.text)
+    return None  # no recognizer for the language, or silence: keys and the timer decide
+
+
+def _key_input(event: Any) -> Input:
+    if isinstance(event, DtmfDigit):
+        return Input("dtmf", event.digit)
+    if isinstance(event, Hangup):
+        return Input("hangup")
+    return Input("noinput")
+
+
+def _write_wav(path: Path, pcm: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.tobytes())
