@@ -122,6 +122,25 @@ class Acd:
             self._set_state(agent, _S.AVAILABLE if ready else _S.NOT_READY, now, "signed_in")
         return agent
 
+    def adopt(
+        self,
+        username: str,
+        skills: dict[str, int],
+        languages: Iterable[str],
+        state: AgentState,
+        since: float,
+        reason: str | None,
+        now: float,
+    ) -> Agent:
+        """Know an agent whose state another process owns (signed in there first)."""
+        agent = self.agents.get(username)
+        if agent is None:
+            agent = self.agents[username] = Agent(username, dict(skills), frozenset(languages))
+            agent.signed_in_at = now
+        agent.remote = True
+        self.sync_agent(username, state, since, reason, now)
+        return agent
+
     # -- agent commands ---------------------------------------------------------------------
 
     def set_ready(self, username: str, now: float) -> None:
