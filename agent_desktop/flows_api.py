@@ -51,6 +51,7 @@ from agent_desktop.flows_body import (
 from agent_desktop.flows_sim import parse_request, run_simulation
 from ivr.diff import FlowDiff, diff_docs
 from ivr.schema import flow_json_schema
+from ivr.simulate import FlowUnusable
 from ivr.store import Flow, FlowInvalid, FlowNotFound, FlowStore, FlowVersion
 from ivr.validate import FlowError, validate
 
@@ -241,7 +242,7 @@ async def list_versions(request: web.Request) -> web.Response:
 async def get_version(request: web.Request) -> web.Response:
     """One published version, with its document."""
     flow = await _flow(request)
-    number = parse_id(request.match_info["version"], "version")
+    number = parse_id(request.match_info["version"], "version", MAX_VERSION)
     version = await _version(request, flow.id, number)
     return web.json_response(
         {**_version_json(version, live=flow.published_version), "document": version.doc}
@@ -294,21 +295,25 @@ async def _document(request: web.Request, flow: Flow, ref: int | str) -> dict[st
 @routes.post("/flows/{id}/simulate")
 @require_role(*FLOW_EDITORS)
 async def simulate(request: web.Request) -> web.Response:
-    """Run the flow on a simulated call with scripted digits and utterances."""
+    """Run a document (the body's, a version, or the draft) on a simulated call.
+
+    Drafts with validation errors may be simulated as long as they parse (the answer's
+    ``warnings`` lists the errors); one that does not parse is a 422 like a publish.
+    """
     flow = await _flow(request)
     body = await json_body(request)
     wanted = parse_request(body)
-    ref: int | str = "draft"
     if "document" in body:
         document = require_document(body)
     else:
-        if "version" in body:
-            ref = _version_field(body["version"])
+        ref = _version_field(body["version"]) if "version" in body else "draft"
         document = await _document(request, flow, ref)
-    errors = validate(document)
-    if errors:
-        raise invalid_flow(errors, "simulated")
-    result = await run_simulation(document, wanted, crm=request.app[FLOWS].crm)
+    state = request.app[FLOWS]
+    notices = {n.name: n.text for n in await state.flows.notices() if n.active}
+    try:
+        result = await run_simulation(document, wanted, crm=state.crm, notices=notices)
+    except FlowUnusable as exc:
+        raise invalid_flow(exc.errors, "simulated") from None
     return web.json_response(result)
 
 

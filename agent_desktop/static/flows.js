@@ -657,6 +657,10 @@ async function simulate(step) {
   const body = {document: S.doc, script: S.script};
   const caller = $('#sim-caller').value.trim();
   if (caller) body.caller = caller;
+  // datetime-local has no zone: the browser's own offset makes it an instant.
+  const at = $('#sim-at').value;
+  if (at) body.at = new Date(at).toISOString();
+  body.agents = $('#sim-agents').checked;
   const result = await api('POST', `/flows/${S.flowId}/simulate`, body);
   if (result.status === 422) {
     S.errors = result.data.detail.errors;
@@ -670,9 +674,9 @@ async function simulate(step) {
     : `said "${s.says}"`)).join(', ');
   $('#sim-prompts').replaceChildren(...S.sim.prompts.map((p) => el('li', {'data-node': p.node_id},
     p.text)));
-  $('#sim-outcome').textContent = S.sim.ended
-    ? `Call ended (${S.sim.outcome || 'hang-up'}).`
-    : `Waiting for the caller at ${S.sim.waiting_at || S.sim.path[S.sim.path.length - 1] || '—'}.`;
+  $('#sim-outcome').textContent = S.sim.waiting_at
+    ? `Waiting for the caller at ${S.sim.waiting_at}.`
+    : `Call ended (${S.sim.reason}).`;
   renderGraph();
 }
 

@@ -360,3 +360,67 @@ async def test_demo_flow_edit_round_trip_keeps_unicode(client: Client, sue: dict
     doc["nodes"][0]["prompt"]["text"] = "Witamy — zażółć gęślą jaźń"
     status, flow = await call(client, "PUT", f"/flows/{flow_id}", sue, {"document": doc})
     assert (status, flow["draft"]) == (200, doc)
+
+
+# -- simulation ---------------------------------------------------------------------------
+
+MONDAY_10_WARSAW = "2026-11-23T10:00:00+01:00"
+SUNDAY_NOON_WARSAW = "2026-11-22T12:00:00+01:00"
+
+
+async def test_simulate_press_1_twice_reaches_the_order_number_question(
+    client: Client, sue: dict[str, str]
+) -> None:
+    flow_id = await create(client, sue, DEMO)
+    body = {"script": [{"digits": "1"}, {"digits": "1"}], "at": MONDAY_10_WARSAW}
+    status, sim = await call(client, "POST", f"/flows/{flow_id}/simulate", sue, body)
+    assert status == 200, sim
+    assert sim["path"][:3] == ["welcome", "polish_hint", "choose_language"]
+    assert sim["path"][-3:] == ["main_menu", "order_choice", "ask_order"]
+    assert sim["waiting_at"] == "ask_order"
+    assert sim["prompts"][0] == {"node_id": "welcome", "text": "Welcome to the Hotline shop."}
+    assert sim["prompts"][-1]["node_id"] == "ask_order"
+    assert sim["warnings"] == []
+
+
+async def test_simulate_speech_and_out_of_hours(client: Client, sue: dict[str, str]) -> None:
+    flow_id = await create(client, sue, DEMO)
+    body = {"script": [{"says": "English"}, {"says": "billing"}], "at": MONDAY_10_WARSAW}
+    _, sim = await call(client, "POST", f"/flows/{flow_id}/simulate", sue, body)
+    assert "billing_info" in sim["path"]
+    closed = {"script": [{"digits": "1"}], "at": SUNDAY_NOON_WARSAW}
+    _, sim = await call(client, "POST", f"/flows/{flow_id}/simulate", sue, closed)
+    assert "closed_menu" in sim["path"]
+    assert "main_menu" not in sim["path"]
+
+
+async def test_simulate_an_unsaved_document_or_an_old_version(
+    client: Client, sue: dict[str, str]
+) -> None:
+    flow_id = await create(client, sue, small_flow())
+    await call(client, "POST", f"/flows/{flow_id}/publish", sue)
+    doc = small_flow()
+    doc["nodes"][0]["prompt"]["text"] = "Unsaved hello."
+    body: dict[str, Any] = {"document": doc, "script": []}
+    _, sim = await call(client, "POST", f"/flows/{flow_id}/simulate", sue, body)
+    assert [p["text"] for p in sim["prompts"]] == ["Unsaved hello."]
+    assert (sim["path"], sim["waiting_at"]) == (["hello", "bye"], None)
+    _, old = await call(client, "POST", f"/flows/{flow_id}/simulate", sue, {"version": 1})
+    assert [p["text"] for p in old["prompts"]] == ["Hello."]
+
+
+async def test_simulate_a_draft_with_errors_warns_and_one_that_does_not_parse_is_422(
+    client: Client, sue: dict[str, str]
+) -> None:
+    flow_id = await create(client, sue, small_flow())
+    doc = small_flow()
+    doc["nodes"].append({"id": "lost", "kind": "hangup"})
+    _, sim = await call(client, "POST", f"/flows/{flow_id}/simulate", sue, {"document": doc})
+    assert sim["path"] == ["hello", "bye"]
+    assert [w["node_id"] for w in sim["warnings"]] == ["lost"]
+    doc["nodes"].append({"id": "odd", "kind": "dance"})
+    status, body = await call(client, "POST", f"/flows/{flow_id}/simulate", sue, {"document": doc})
+    assert status == 422
+    assert {"node_id": "odd", "field": "kind"} in [
+        {"node_id": e["node_id"], "field": e["field"]} for e in body["detail"]["errors"]
+    ]
