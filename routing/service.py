@@ -125,6 +125,7 @@ class RoutingService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: Any = None
         self._music: Any = None
+        self.lost_reservations = 0  # offers another process won first (contention figure)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -600,6 +601,7 @@ class RoutingService:
             offer.expires_at,
         )
         if not ok:
+            self.lost_reservations += 1
             self.acd.reservation_failed(offer.offer_id)
             row = await self.rows.agent(offer.username)
             if row is not None and not give_up:
