@@ -46,6 +46,8 @@ class Config:
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
     #: record every call as a stereo WAV in DATA_DIR/recordings
     record: bool = False
+    #: a vosk model directory for English speech (None: pocketsphinx's bundled model)
+    vosk_model: Path | None = None
 
 
 def parse_port(text: str) -> int:
@@ -131,6 +133,10 @@ def _parse_url(text: str) -> str | None:
     return text.strip() or None
 
 
+def _parse_path(text: str) -> Path | None:
+    return Path(text.strip()) if text.strip() else None
+
+
 # Field name -> parser of its textual form (command line and environment share these).
 PARSERS: dict[str, Callable[[str], Any]] = {
     "sip_host": _parse_str,
@@ -145,6 +151,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "answer_delay": parse_seconds,
     "digest_algorithms": parse_digest_algorithms,
     "record": parse_bool,
+    "vosk_model": _parse_path,
 }
 
 

