@@ -390,7 +390,7 @@ function renderGraph() {
     if (!node || !position.has(node.id)) continue;
     for (const edge of edgesOf(node)) {
       if (position.has(edge.to)) {
-        edges.push(drawEdge(position.get(node.id), position.get(edge.to), edge,
+        edges.push(drawEdge(position.get(node.id), position.get(edge.to), {...edge, from: node.id},
           stepped.has(`${node.id}>${edge.to}`)));
       }
     }
@@ -415,7 +415,7 @@ function drawEdge(from, to, edge, onPath) {
       + `${side},${to.y + NODE_H / 2} ${to.x + NODE_W},${to.y + NODE_H / 2}`;
   }
   const parts = [el('svg:path', {d, class: onPath ? 'edge on-path' : 'edge',
-    'data-from-field': edge.field})];
+    'data-from': edge.from, 'data-field': edge.field, 'data-to': edge.to})];
   if (edge.label) {
     parts.push(el('svg:text', {class: 'edge-label', x: (x1 + x2) / 2 + 4, y: (y1 + y2) / 2},
       edge.label));
@@ -568,15 +568,20 @@ function edgeField(node, name, title) {
 
 function promptFields(node, name, nullable) {
   const prompt = node[name] || {};
+  // An emptied prompt is dropped, so the node's built-in wording (or none) applies again;
+  // other prompt fields (translations, voice) keep it alive.
   const update = (key, value) => {
     const next = {...(node[name] || {}), [key]: value};
-    if (nullable && !next.text && !next.file) delete node[name]; else node[name] = next;
+    if (!next[key]) delete next[key];
+    if (Object.keys(next).length === 0) delete node[name]; else node[name] = next;
     changed(node, name);
   };
   const textId = inputId(`${name}-text`), fileId = inputId(`${name}-file`);
+  const placeholder = nullable ? 'none' : 'the default wording';
   return [
     el('label', {for: textId}, `${human(name)} text`),
-    el('textarea', {id: textId, oninput: (e) => update('text', e.target.value)}, prompt.text || ''),
+    el('textarea', {id: textId, placeholder, oninput: (e) => update('text', e.target.value)},
+      prompt.text || ''),
     errorSlot(`${name}.text`),
     el('label', {for: fileId}, `${human(name)} file`),
     el('input', {id: fileId, value: prompt.file || '', oninput: (e) => update('file', e.target.value)}),

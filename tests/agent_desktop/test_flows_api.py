@@ -343,13 +343,14 @@ async def test_bad_path_parameters_are_400(client: Client, sue: dict[str, str], 
 
 
 async def test_unknown_flow_is_404(client: Client, sue: dict[str, str]) -> None:
-    for method, path, body in [
+    requests: list[tuple[str, str, Any]] = [
         ("GET", "/flows/42", None),
         ("PUT", "/flows/42", {"document": {}}),
         ("POST", "/flows/42/publish", None),
         ("GET", "/flows/42/versions", None),
         ("POST", "/flows/42/simulate", {"script": []}),
-    ]:
+    ]
+    for method, path, body in requests:
         status, answer = await call(client, method, path, sue, body)
         assert (status, answer["detail"]) == (404, {"id": 42}), (method, path)
 
