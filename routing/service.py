@@ -33,6 +33,7 @@ from routing import holding
 from routing.acd import Acd
 from routing.agents import AgentError, AgentMedia, AgentSession, Event, NullAgentMedia
 from routing.contract import QueueOutcome, QueueRequest
+from routing.crm import ScreenPopHook, WrapUpHook, crm_screen_pop
 from routing.events import (
     AgentStateChanged,
     CallOverflowed,
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 
 AGENT_ROLES = ("agent", "supervisor", "admin")
 MAX_LOST_RESERVATIONS = 20  # per routing pass; the rest waits for the next wake-up
-ScreenPopHook = Callable[[Call, QueueRequest, float, Callable[[dict[str, Any]], None]], Any]
-WrapUpHook = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
 @dataclass(eq=False)
@@ -102,7 +101,7 @@ class RoutingService:
         disconnect_grace: float = 30.0,
         resync_every: float = 5.0,
         voicemail_dir: Path | None = None,
-        screen_pop: ScreenPopHook | None = None,
+        screen_pop: ScreenPopHook | None = crm_screen_pop,
     ) -> None:
         self.store = store
         self.rows = RoutingStore(store.pool)
@@ -112,7 +111,7 @@ class RoutingService:
         self.disconnect_grace = disconnect_grace
         self.resync_every = resync_every
         self.voicemail_dir = voicemail_dir or Path("var/voicemail")
-        self.screen_pop: ScreenPopHook | None = screen_pop or crm_screen_pop
+        self.screen_pop: ScreenPopHook | None = screen_pop
         self.wrap_up_hooks: list[WrapUpHook] = []
         self.acd = Acd(new_offer_id=lambda: uuid.uuid4().hex)
         self.sessions: dict[str, AgentSession] = {}
@@ -386,7 +385,11 @@ class RoutingService:
                 username, entry.call_id, entry.queue, waiter.call if waiter else None, ring, now
             )
             self._talks[username] = talk
-            self._last[username] = _Last(entry.call_id, entry.queue, {"context": entry.context})
+            self._last[username] = _Last(
+                entry.call_id,
+                entry.queue,
+                {"context": entry.context, "wait_seconds": now - entry.enqueued_at},
+            )
             if waiter is not None:
                 waiter.agent, waiter.offer_id = username, None
                 waiter.wait_seconds = now - entry.enqueued_at
@@ -532,6 +535,9 @@ class RoutingService:
             now = self.clock()
             talk_seconds = self.acd.end_call(talk.username, now)
             await self._apply(self.acd.route(now))
+        last = self._last.get(talk.username)
+        if last is not None and last.call_id == talk.call_id:
+            last.extra["talk_seconds"] = talk_seconds
         agent = self.acd.agents[talk.username]
         self._publish(talk.username, {"type": "ended", "call_id": talk.call_id, "reason": reason})
         if agent.state is AgentState.WRAP_UP:
@@ -776,24 +782,3 @@ class RoutingService:
                 if row.node != self.node or row.state is not self.acd.agents[row.username].state:
                     self.acd.sync_agent(row.username, row.state, row.since, row.reason, now)
             await self._apply(self.acd.route(now))
-
-
-def crm_screen_pop(
-    call: Call, request: QueueRequest, wait: float, update: Callable[[dict[str, Any]], None]
-) -> dict[str, Any] | None:
-    """The CRM helper's screen-pop for ``call`` (None without a CRM look-up for it).
-
-    Never waits: a look-up still running gives a ``pending`` pop now and ``update`` later.
-    """
-    try:
-        from crm_bridge.lookup import LOOKUPS
-        from crm_bridge.screenpop import build_screen_pop
-    except ImportError:  # a server without the CRM bridge
-        return None
-    lookup = LOOKUPS.get(call.call_id)
-    if lookup is None:
-        return None
-    events = request.context.get("events", ())
-    if not lookup.done:
-        lookup.subscribe(lambda result: update(build_screen_pop(result, events, wait)))
-    return build_screen_pop(lookup, events, wait)
