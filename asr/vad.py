@@ -65,19 +65,26 @@ def frame_dbfs(frame: np.ndarray) -> float:
 
 
 class NoiseGate:
-    """Tracks the background level: falls fast, rises slowly, learns only from quiet frames."""
+    """The background level as the minimum frame energy of the last ``window`` frames.
 
-    def __init__(self, margin_db: float, floor_dbfs: float) -> None:
+    Minimum statistics follow a steady hiss within a few frames and are not pulled up
+    by speech, whose pauses between words reach down to the noise again.
+    """
+
+    def __init__(self, margin_db: float, floor_dbfs: float, window: int = 75) -> None:
         self.margin_db = margin_db
         self.floor_dbfs = floor_dbfs
-        self.noise_db = floor_dbfs
+        self._recent: deque[float] = deque(maxlen=window)
+
+    @property
+    def noise_db(self) -> float:
+        return min(self._recent, default=self.floor_dbfs)
 
     def open(self, dbfs: float) -> bool:
         return dbfs > max(self.floor_dbfs, self.noise_db + self.margin_db)
 
     def learn(self, dbfs: float) -> None:
-        rate = 0.3 if dbfs < self.noise_db else 0.02
-        self.noise_db += rate * (dbfs - self.noise_db)
+        self._recent.append(dbfs)
 
 
 class Endpointer:
@@ -100,9 +107,8 @@ class Endpointer:
 
     def voiced(self, frame: np.ndarray) -> bool:
         dbfs = frame_dbfs(frame)
-        speech = self._vad.is_speech(frame.tobytes(), RATE) and self._gate.open(dbfs)
-        if not speech:
-            self._gate.learn(dbfs)
+        speech = self._gate.open(dbfs) and self._vad.is_speech(frame.tobytes(), RATE)
+        self._gate.learn(dbfs)
         return speech
 
     def feed(self, frame: np.ndarray, playing: bool = False) -> list[VadEvent]:
