@@ -1,0 +1,134 @@
+"""Speech accuracy per engine and grammar on real telephone speech (Asterisk's prompts) and
+espeak-ng through G.711, through the live pipeline (endpointer -> worker stream -> engine).
+
+    .venv/bin/python bench/asr_accuracy.py [--strings 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from asr import Grammar, SpeechService
+from asr.audio import aiter_frames, join, read_wav, through_g711
+
+SOUNDS = Path("/usr/share/asterisk/sounds/en")
+
+
+def espeak(text: str, voice: str = "en-us", rate: int = 130) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "s.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(wav), text], check=True
+        )
+        return through_g711(read_wav(wav))
+
+
+def wer(ref: str, hyp: str) -> tuple[int, int]:
+    r, h = ref.split(), hyp.split()
+    d = list(range(len(h) + 1))
+    for i, rw in enumerate(r, 1):
+        prev, d[0] = d[0], i
+        for j, hw in enumerate(h, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
+    return d[len(h)], len(r)
+
+
+async def main(n_strings: int) -> None:
+    speech = SpeechService(workers=2)
+    await speech.start()
+
+    async def hear(pcm: np.ndarray, grammar: Grammar, language: str = "en") -> str:
+        heard = await speech.recognize(
+            aiter_frames(pcm), grammar, language=language, max_backlog=None
+        )
+        return heard.value or ""
+
+    rows: list[tuple[str, str, str, int, int]] = []
+    digits = {d: read_wav(SOUNDS / f"digits/{d}.wav") for d in "0123456789"}
+    ok = sum([await hear(digits[d], Grammar.digits()) == d for d in digits])
+    rows.append(("pocketsphinx", "digits", "single digits (Asterisk, human)", ok, 10))
+    rng = random.Random(4)
+    for length in (4, 6, 8):
+        ok = 0
+        for _ in range(n_strings):
+            s = "".join(rng.choice("0123456789") for _ in range(length))
+            pcm = join([digits[d] for d in s], gap=0.3)
+            ok += await hear(pcm, Grammar.digits(4, 8)) == s
+        rows.append(
+            ("pocketsphinx", "digits", f"{length}-digit strings exact (human)", ok, n_strings)
+        )
+    yes = ["yes", "yeah", "yep", "correct", "sure", "that is right"]
+    no = ["no", "nope", "wrong", "incorrect", "no thanks"]
+    ok = total = 0
+    for voice in ("en-us", "en", "en-us+f3"):
+        for word, value in [(w, "yes") for w in yes] + [(w, "no") for w in no]:
+            ok += await hear(espeak(word, voice), Grammar.yesno()) == value
+            total += 1
+    rows.append(("pocketsphinx", "yesno", "yes/no synonyms (espeak, 3 voices, G.711)", ok, total))
+    vm_no = read_wav(SOUNDS / "vm-no.wav")
+    rows.append(
+        (
+            "pocketsphinx",
+            "yesno",
+            "'no' (Asterisk vm-no, human)",
+            int(await hear(vm_no, Grammar.yesno()) == "no"),
+            1,
+        )
+    )
+    menu = {
+        "order_status": ["order status", "where is my order"],
+        "agent": ["agent", "operator", "talk to a person"],
+        "billing": ["billing", "invoice"],
+        "returns": ["return", "returns"],
+    }
+    ok = total = 0
+    for intent, phrases in menu.items():
+        for p in phrases:
+            for voice in ("en-us", "en"):
+                ok += await hear(espeak(p, voice), Grammar.phrases(menu)) == intent
+                total += 1
+    rows.append(("pocketsphinx", "phrases", "menu phrases (espeak, G.711)", ok, total))
+    transcripts = {
+        "auth-thankyou": "thank you",
+        "all-circuits-busy-now": "all circuits are busy now",
+        "cannot-complete-as-dialed": "your call cannot be completed as dialed",
+        "check-number-dial-again": "please check the number and dial again",
+        "agent-loginok": "agent logged in",
+        "calling": "calling",
+    }
+    errors = words = 0
+    for name, ref in transcripts.items():
+        hyp = await hear(read_wav(SOUNDS / f"{name}.wav"), Grammar.free())
+        e, n = wer(ref, hyp)
+        errors, words = errors + e, words + n
+    rows.append(
+        (
+            "pocketsphinx",
+            "free",
+            "free speech WER (Asterisk, human; lower is better)",
+            errors,
+            words,
+        )
+    )
+    ko = {"3": "삼", "5": "오", "2": "이", "1": "일", "4": "사", "0": "영"}
+    ok = 0
+    for d, w in ko.items():
+        ok += await hear(espeak(w, "ko"), Grammar.digits(), "ko") == d
+    rows.append(("vosk (ko)", "digits", "Korean single digits (espeak ko, G.711)", ok, len(ko)))
+    await speech.stop()
+    print(f"{'engine':<14}{'grammar':<9}{'set':<52}{'result':>14}")
+    for engine, grammar, name, a, b in rows:
+        print(f"{engine:<14}{grammar:<9}{name:<52}{a:>5}/{b:<4}{100 * a / max(b, 1):5.1f}%")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--strings", type=int, default=30)
+    asyncio.run(main(parser.parse_args().strings))
