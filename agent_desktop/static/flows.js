@@ -542,6 +542,9 @@ function fieldFor(node, name, prop) {
       oninput: (e) => set(e.target.value === '' ? undefined : Number(e.target.value))}),
     errorSlot(name)];
   }
+  if (schema.type === 'array' && schema.items && schema.items.$ref) {
+    return listField(node, name, title, S.schema.$defs[schema.items.$ref.split('/').pop()]);
+  }
   if (schema.type === 'string') {
     return [label(title, id), el('input', {id, value: value ?? '',
       oninput: (e) => (name === 'id' ? renameNode(node, e.target.value)
@@ -553,6 +556,55 @@ function fieldFor(node, name, prop) {
       try { set(e.target.value.trim() ? JSON.parse(e.target.value) : undefined); e.target.setCustomValidity(''); }
       catch (_) { e.target.setCustomValidity('not valid JSON'); }
     }}, value === undefined ? '' : JSON.stringify(value, null, 1)), errorSlot(name)];
+}
+
+function listField(node, name, title, itemDef) {
+  // A list of small objects (menu options, branch rules): one fieldset per item.
+  const items = Array.isArray(node[name]) ? node[name] : [];
+  const noun = title.replace(/s$/, '');
+  const rerender = () => { changed(node, name); renderNodeForm(); };
+  const sets = items.map((item, i) => {
+    const legend = `${noun} ${i + 1}`;
+    const fields = Object.entries(itemDef.properties || {}).flatMap(
+      ([key, prop]) => itemField(item, `${name}.${i}.${key}`, `${legend} ${key}`, key, prop, node));
+    return el('fieldset', {}, el('legend', {}, legend), errorSlot(`${name}.${i}`, true), ...fields,
+      el('button', {type: 'button', onclick: () => { items.splice(i, 1); rerender(); }},
+        `Remove ${legend.toLowerCase()}`));
+  });
+  return [el('h3', {}, title), errorSlot(name, true), ...sets,
+    el('button', {type: 'button', onclick: () => {
+      node[name] = [...items, {}];
+      rerender();
+    }}, `Add ${noun.toLowerCase()}`)];
+}
+
+function itemField(item, path, label, key, prop, node) {
+  const {schema, nullable} = resolve(prop);
+  const id = inputId(path);
+  const set = (v) => {
+    if (v === undefined || (v === '' && nullable)) delete item[key]; else item[key] = v;
+    changed(node, path);
+  };
+  let input;
+  if (key === 'next') {
+    input = el('select', {id, onchange: (e) => set(e.target.value)},
+      el('option', {value: ''}, '— none —'),
+      ...S.doc.nodes.filter((n) => n && n.id !== node.id).map((n) => el('option',
+        {value: n.id, selected: item.next === n.id}, n.id)));
+  } else if (schema.type === 'string') {
+    input = el('input', {id, value: item[key] ?? '', oninput: (e) => set(e.target.value)});
+  } else if (schema.type === 'array' && schema.items && schema.items.type === 'string') {
+    label = `${label} (comma-separated)`;
+    input = el('input', {id, value: (item[key] || []).join(', '), oninput: (e) => set(
+      e.target.value.split(',').map((w) => w.trim()).filter(Boolean))});
+  } else {
+    label = `${label} (JSON)`;
+    input = el('textarea', {id, oninput: (e) => {
+      try { set(e.target.value.trim() ? JSON.parse(e.target.value) : undefined); e.target.setCustomValidity(''); }
+      catch (_) { e.target.setCustomValidity('not valid JSON'); }
+    }}, item[key] === undefined ? '' : JSON.stringify(item[key], null, 1));
+  }
+  return [el('label', {for: id}, label), input, errorSlot(path)];
 }
 
 function edgeField(node, name, title) {
@@ -588,8 +640,10 @@ function promptFields(node, name, nullable) {
   ];
 }
 
-function errorSlot(field) {
-  return el('p', {class: 'field-error', 'data-field': field, role: 'alert'});
+function errorSlot(field, exact = false) {
+  // A field's slot also shows its sub-fields' errors (prompt.text under prompt), except
+  // where the sub-fields have slots of their own (list items).
+  return el('p', {class: 'field-error', 'data-field': field, 'data-exact': exact, role: 'alert'});
 }
 
 function renderFieldErrors() {
@@ -597,7 +651,8 @@ function renderFieldErrors() {
   for (const slot of document.querySelectorAll('#node-fields .field-error')) {
     const field = slot.dataset.field;
     slot.textContent = mine
-      .filter((e) => e.field === field || e.field.startsWith(`${field}.`))
+      .filter((e) => e.field === field
+        || (!slot.hasAttribute('data-exact') && e.field.startsWith(`${field}.`)))
       .map((e) => e.message).join('; ');
   }
 }

@@ -157,3 +157,38 @@ async def test_simulator_lights_up_the_order_status_path(page: Page) -> None:
     await page.get_by_role("button", name="Press 2").click()  # Polish
     await expect(page.locator('.node[data-id="polish"]')).to_have_class(ON_PATH)
     await expect(page.locator('.node[data-id="ask_order"]')).not_to_have_class(ON_PATH)
+
+
+async def test_menu_options_are_edited_in_a_form_and_saved_as_a_draft(page: Page) -> None:
+    menu = page.get_by_role("button", name=re.compile(r"^menu node main_menu"))
+    await menu.click()
+    await expect(page.get_by_label("Option 1 digit")).to_have_value("1")
+    await expect(page.get_by_label("Option 1 next")).to_have_value("order_choice")
+    await expect(page.get_by_label("Option 2 phrases (comma-separated)")).to_have_value(
+        "returns, return, refund, zwrot, zwroty"
+    )
+
+    await page.get_by_role("button", name="Add option").click()
+    await expect(menu).to_have_class(INVALID)
+    await expect(page.locator('.field-error[data-field="options.4"]')).to_have_text(
+        "an option needs a digit or a phrase"
+    )
+    await expect(page.locator('.field-error[data-field="options.4.next"]')).to_have_text(
+        "the option leads nowhere"
+    )
+    await page.get_by_label("Option 5 digit").fill("9")
+    await page.get_by_label("Option 5 phrases (comma-separated)").fill("help, info")
+    await page.get_by_label("Option 5 next").select_option("queue_agent")
+    await expect(menu).not_to_have_class(INVALID)
+    await expect(
+        page.locator('.edge[data-from="main_menu"][data-field="options.4.next"]')
+    ).to_have_count(1)
+
+    await page.get_by_role("button", name="Save draft").click()
+    await expect(page.locator("#status")).to_have_text("Draft saved; it is valid.")
+    await page.reload()  # the token survives in sessionStorage; the draft comes back
+    await page.get_by_role("button", name=re.compile(r"^menu node main_menu")).click()
+    await expect(page.get_by_label("Option 5 phrases (comma-separated)")).to_have_value(
+        "help, info"
+    )
+    await expect(page.locator("#flow-state")).to_have_text("— live: version 1")
