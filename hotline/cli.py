@@ -9,6 +9,7 @@ import os
 import resource
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from hotline import __version__
@@ -25,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the SIP, web and database services")
     _add_serve_options(serve)
+    from asr.cli import add_parser as add_asr_parser
+
+    add_asr_parser(commands)
     return parser
 
 
@@ -49,6 +53,7 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     option("--database-url", "database_url", "PostgreSQL URL [embedded server]", "URL")
     option("--log-level", "log_level", "DEBUG, INFO, WARNING or ERROR [INFO]", "LEVEL")
     option("--answer-delay", "answer_delay", "seconds a call rings before the answer [0]", "SECS")
+    option("--vosk-model", "vosk_model", "vosk model directory for English speech", "DIR")
     option(
         "--digest-algorithms",
         "digest_algorithms",
@@ -99,7 +104,10 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hotline`` console script; returns the process exit status."""
-    config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["asr"]:
+        return _asr(argv)
+    config = parse_config(argv, os.environ)
     _configure_logging(config.log_level)
     _raise_file_limit()
     from hotline.app import STARTUP_ERRORS, serve  # imported late so --help stays fast
@@ -113,6 +121,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hotline: error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _asr(argv: Sequence[str]) -> int:
+    from asr.cli import run
+
+    args = build_parser().parse_args(argv)
+    _configure_logging("WARNING")
+    env_model = os.environ.get(env_name("vosk_model"), "").strip()
+    return run(args, Path(env_model) if env_model else None)
 
 
 def _raise_file_limit() -> None:
