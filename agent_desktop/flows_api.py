@@ -18,13 +18,13 @@ Routes (JSON in and out; errors are ``{"error", "detail"}`` as everywhere in the
   republishes ``version``
 - ``GET /flows/{id}/diff?from=&to=`` -> the structural diff; each side is a version number or
   ``draft`` (defaults: the live version to the draft)
-- ``POST /flows/{id}/simulate`` ``{"script", "document"?, "version"?, "caller"?}`` -> see
-  `agent_desktop.flows_sim`
+- ``POST /flows/{id}/simulate`` ``{"script", "document"?, "version"?, "caller"?, "at"?,
+  "agents"?}`` -> the path, prompts and variables (see `agent_desktop.flows_sim`)
 - ``GET /flows/schema`` -> the JSON Schema of a flow document (the editor's forms)
 - ``GET /flows/numbers``, ``PUT /flows/numbers/{number}`` ``{"flow_id", "description"?}``,
   ``DELETE /flows/numbers/{number}``: which flow answers which dialled number
 
-Error errors the validator reports are ``{"node_id", "field", "message"}``. A malformed body
+The validator's errors are ``{"node_id", "field", "message"}`` everywhere. A malformed body
 is a 400 whose ``detail.field`` names the offending field; nothing a client sends is a 500.
 """
 
