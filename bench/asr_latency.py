@@ -82,6 +82,9 @@ async def main(counts: list[int]) -> None:
     print(f"{'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'overload':>9} {'cpu s':>7}")
     for n in counts:
         lat, over, cpu = await concurrent(n)
+        if not lat:
+            print(f"{n:>8} {'-':>8} {'-':>8} {'-':>8} {over:>9} {cpu:>7.1f}")
+            continue
         q = statistics.quantiles(lat, n=20) if len(lat) > 1 else [0.0] * 19
         print(
             f"{n:>8} {statistics.median(lat):>8.0f} {q[18]:>8.0f} {max(lat):>8.0f}"
