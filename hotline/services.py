@@ -47,8 +47,20 @@ class Services:
 async def start_services(config: Config, store: Store) -> Services:
     """Build and start every application service for ``config``."""
     services = Services(config, store)
+    await _start_speech(services)
     await _start_crm(services)
+    await _start_routing(services)
+    await _start_flows(services)  # last: the IVR uses speech, the CRM and the ACD
     return services
+
+
+async def _start_speech(services: Services) -> None:
+    from asr import SpeechService
+
+    speech = SpeechService(vosk_model=services.config.vosk_model)
+    await speech.start()
+    services.speech = speech
+    services.stops.append(("speech", speech.stop))
 
 
 async def _start_crm(services: Services) -> None:
@@ -59,3 +71,46 @@ async def _start_crm(services: Services) -> None:
     services.crm = crm
     services.stops.append(("CRM outbox", crm.stop))
     services.on_invite = LOOKUPS.invite_hook(crm)
+
+
+async def _start_routing(services: Services) -> None:
+    import socket
+
+    from routing.crm import crm_write_back
+    from routing.demo import seed_routing_demo
+    from routing.service import RoutingService
+
+    if services.config.demo:
+        await seed_routing_demo(services.store)
+    config = services.config
+    routing = RoutingService(
+        services.store,
+        node=f"{socket.gethostname()}:{config.sip_port}",  # stable: a restart cleans its leftovers
+        voicemail_dir=config.data_dir / "voicemail",
+    )
+    if services.crm is not None:
+        routing.wrap_up_hooks.append(crm_write_back(services.store, services.crm))
+    await routing.start()
+    services.routing = routing
+    services.stops.append(("ACD", routing.stop))
+
+
+async def _start_flows(services: Services) -> None:
+    from hotline.demo_ivr import echo_digits
+    from ivr.demo import seed_demo_flow
+    from ivr.runtime import FlowRuntime
+
+    config = services.config
+    if config.demo:
+        await seed_demo_flow(services.store)
+    runtime = FlowRuntime(
+        services.store,
+        speech=services.speech,
+        crm=services.crm,
+        queueing=services.routing,
+        data_dir=config.data_dir,
+        # numbers without a flow keep the digit-echo demo (sip:hotline@ in the README)
+        fallback=echo_digits if config.demo else None,
+    )
+    services.flows = runtime
+    services.call_handler = runtime.handle
