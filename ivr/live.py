@@ -5,6 +5,10 @@ against `asr.SpeechService.listen` (when a speech service exists and the questio
 grammar); the first answer wins and the loser is cancelled (listen is cancellation-safe).
 The no-input timer starts when the prompt ends. The call itself records the ``prompt`` and
 ``dtmf`` events, the speech service the ``speech`` events.
+
+A queued call's request carries the IVR's steps and the answers the flow took (nodes,
+keys, recognised speech) as call-record events (``context["events"]``): the agent's
+screen-pop shows what the caller keyed or said, not only the path.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class LiveCall:
         self.speech = speech
         self.queueing = queueing
         self.voicemail_dir = voicemail_dir
+        #: the IVR's nodes and the answers it took, for the agent's screen-pop
+        self.steps: list[dict[str, Any]] = []
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -67,6 +73,18 @@ class LiveCall:
 
     def record_event(self, event: dict[str, Any]) -> None:
         self.call.record_event(event)
+        if event.get("type") == "node":
+            self.steps.append(event)
+
+    def _took(self, answer: Input) -> Input:
+        """Keep ``answer`` for the screen-pop (one ``dtmf`` event per key, like the call's)."""
+        if answer.kind == "dtmf":
+            self.steps.extend({"type": "dtmf", "digit": digit} for digit in answer.value)
+        elif answer.kind == "speech":
+            self.steps.append(
+                {"type": "speech", "text": answer.text, "value": answer.value, "outcome": "match"}
+            )
+        return answer
 
     async def hangup(self) -> None:
         await self.call.hangup()
@@ -102,7 +120,7 @@ class LiveCall:
             )
             racers[asyncio.ensure_future(listen)] = "speech"
         try:
-            return await _first_answer(racers)
+            return self._took(await _first_answer(racers))
         finally:
             for task in [*racers, *([playing] if playing else [])]:
                 task.cancel()
@@ -118,7 +136,7 @@ class LiveCall:
         return asr.Grammar.yesno() if expect.grammar == "yesno" else asr.Grammar.free()
 
     async def next_digit(self, timeout: float) -> Input:
-        return _key_input(await self.call.next_event(timeout))
+        return self._took(_key_input(await self.call.next_event(timeout)))
 
     # -- recordings, queues, transfer ---------------------------------------------------
 
@@ -170,7 +188,7 @@ class LiveCall:
             skills=ticket.skills,
             priority=ticket.priority,
             language=ticket.language,
-            context=ticket.context,
+            context={**ticket.context, "events": list(self.steps)},
         )
         outcome = await self.queueing.enqueue(self.call, request)
         return str(outcome.kind)

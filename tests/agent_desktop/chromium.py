@@ -154,3 +154,14 @@ async def caller_hears(phone: Phone, hz: int, seconds: float = 5.0) -> bool:
         if len(phone.heard) >= 50 and goertzel_ratio(phone.recent(), hz) > 0.5:
             return True
     return False
+
+
+async def sign_in(page: Page, url: str, username: str, password: str) -> None:
+    """Through the login page to a connected softphone with its WebRTC audio up."""
+    await page.goto(url + "/login")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.wait_for_url("**/softphone")
+    await page.wait_for_function("window.hotline && window.hotline.connected")
+    await page.wait_for_function("window.audio.state === 'connected'", timeout=10_000)

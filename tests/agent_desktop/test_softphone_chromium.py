@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import async_playwright, expect
 
 from agent_desktop.api import add_api
 from agent_desktop.desktop import add_desktop
@@ -32,6 +32,7 @@ from tests.agent_desktop.chromium import (
     caller_hears,
     chromium_args,
     loopback_namespace,
+    sign_in,
     write_tone,
 )
 from tests.agent_desktop.fake_acd import FakeAcd
@@ -93,16 +94,6 @@ async def desk(netns: None, store: Store, tmp_path: Path) -> AsyncIterator[dict[
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await runner.cleanup()
-
-
-async def sign_in(page: Page, url: str, username: str, password: str) -> None:
-    await page.goto(url + "/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    await page.wait_for_url("**/softphone")
-    await page.wait_for_function("window.hotline && window.hotline.connected")
-    await page.wait_for_function("window.audio.state === 'connected'", timeout=10_000)
 
 
 async def test_offer_answer_reload_hangup_wrap_up(desk: dict[str, Any]) -> None:
