@@ -7,9 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # Debian packages by purpose: espeak-ng speaks prompts; sipp, baresip, sox and Asterisk's
-# recorded prompts (real telephone speech) are test peers and test data.
+# recorded prompts (real telephone speech) are test peers and test data; pocketsphinx-testdata
+# is wideband human speech that asr/tools/train_bandwidth.py fits the bandwidth extension on.
 DEB_RUN_PACKAGES  := espeak-ng
-DEB_TEST_PACKAGES := $(DEB_RUN_PACKAGES) sip-tester baresip-core sox asterisk-core-sounds-en-wav chromium
+DEB_TEST_PACKAGES := $(DEB_RUN_PACKAGES) sip-tester baresip-core sox asterisk-core-sounds-en-wav chromium pocketsphinx-testdata
 
 # Extra options for `make run`, e.g. make run HOTLINE_ARGS="--http-port 8081"
 HOTLINE_ARGS ?=

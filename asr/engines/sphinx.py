@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pocketsphinx
 
+from ..bandwidth import BandwidthExtender, Model, default_model
 from ..grammar import Grammar
 from ..heard import Hypothesis
 from .base import Engine, Pool, Recognizer
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
 #: front-end overrides for narrow-band (300-3400 Hz) telephone speech; see bench/asr_accuracy
 NARROWBAND: dict[str, str] = {}
+#: seconds of audio (pre-roll + speech) whose cepstral mean normalises the utterance
+CMN_PROBE_S = 1.0
+#: the mean used when an utterance is too short to measure one
+CMN_INIT = "40,3,-1,0,0,0,0,0,0,0,0,0,0"
 #: decoder options (search beams, insertion penalties) tuned on telephone digits
 DECODER: dict[str, Any] = {}
 
@@ -76,22 +81,68 @@ class _Decoder:
 
 
 class SphinxRecognizer(Recognizer):
-    def __init__(self, pooled: _Decoder, search: str) -> None:
+    """Telephone audio -> bandwidth extension -> pocketsphinx, with a per-utterance CMN.
+
+    The model normalises cepstra by their mean over the utterance ("batch" CMN), but the
+    streaming decoder applies a fixed mean, and telephone channels differ wildly in it. So
+    the first ``CMN_PROBE_S`` of the stream (the endpointer's pre-roll plus speech) are held
+    back, their cepstral mean is measured by a feature-only pass of the same decoder, and
+    decoding then runs incrementally with that mean: the state never carries over to the
+    next utterance on the pooled decoder.
+    """
+
+    def __init__(self, pooled: _Decoder, search: str, bandwidth: Model | None) -> None:
         super().__init__(16000)
         self.pooled = pooled
         self.decoder = decoder = pooled.decoder
         decoder.activate_search(search)
-        decoder.start_utt()
-        self._open = True
+        self._extender = BandwidthExtender(bandwidth) if bandwidth is not None else None
+        self._held: list[np.ndarray] = []
+        self._held_samples = 0
+        self._open = False  # the utterance (with its measured CMN) is being searched
 
     def decode(self, pcm: np.ndarray) -> None:
-        self.decoder.process_raw(pcm.tobytes(), False, False)
+        if self._extender is not None:
+            pcm = self._extender.process(pcm)
+        self._feed(pcm)
+
+    def _feed(self, pcm: np.ndarray) -> None:
+        if self._open:
+            if len(pcm):
+                self.decoder.process_raw(pcm.tobytes(), False, False)
+            return
+        self._held.append(pcm)
+        self._held_samples += len(pcm)
+        if self._held_samples >= CMN_PROBE_S * 16000:
+            self._start()
+
+    def _start(self) -> None:
+        held = np.concatenate(self._held) if self._held else np.zeros(0, dtype=np.int16)
+        self._held, self._held_samples = [], 0
+        decoder = self.decoder
+        if len(held) >= 1600:
+            decoder.start_utt()
+            decoder.process_raw(held.tobytes(), True, True)  # features only: batch mean
+            decoder.end_utt()
+            decoder.set_cmn(decoder.get_cmn())
+        else:
+            decoder.set_cmn(CMN_INIT)
+        decoder.start_utt()
+        self._open = True
+        if len(held):
+            decoder.process_raw(held.tobytes(), False, False)
 
     def partial(self) -> str:
+        if not self._open:
+            return ""
         hyp = self.decoder.hyp()
         return hyp.hypstr if hyp is not None else ""
 
     def finish(self) -> Hypothesis:
+        if self._extender is not None:
+            self._feed(self._extender.flush())
+        if not self._open:
+            self._start()
         self.decoder.end_utt()
         self._open = False
         hyp = self.decoder.hyp()
@@ -125,8 +176,16 @@ class SphinxEngine(Engine):
 
     name = "pocketsphinx"
 
-    def __init__(self, front_end: dict[str, str] | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        front_end: dict[str, str] | None = None,
+        *,
+        bandwidth: Model | bool | None = True,
+        **options: Any,
+    ) -> None:
         self.front_end = NARROWBAND if front_end is None else front_end
+        #: the 4-8 kHz band predictor (None: feed the upsampled telephone band as it is)
+        self.bandwidth = default_model() if bandwidth is True else bandwidth or None
         self.options = {**DECODER, **options}
         self._pool = Pool(self._new_decoder)
 
@@ -154,7 +213,7 @@ class SphinxEngine(Engine):
                 }
                 decoder.add_jsgf_string(search, jsgf(grammar, language, known))
             pooled.searches.add(search)
-        return SphinxRecognizer(pooled, search)
+        return SphinxRecognizer(pooled, search, self.bandwidth)
 
     def release(self, recognizer: Recognizer) -> None:
         assert isinstance(recognizer, SphinxRecognizer)

@@ -1,0 +1,1 @@
+"""Offline tools that produce data files shipped in the asr package."""
