@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import random
+import socket
+import struct
 import time
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +39,7 @@ from hotline.services import Services
 from hotline.sip_service import SipService, load_sip_service
 from hotline.store import CallRecord, Store
 from media.call import Call
+from media.codecs.g711 import ulaw_encode
 
 from .baresip import Baresip
 from .conftest import SCENARIOS, free_port, wait_for
@@ -75,18 +79,24 @@ def speech_of(hotline: Hotline) -> SpeechService:
 
 
 async def ended_records(hotline: Hotline, count: int, timeout: float = 30) -> list[CallRecord]:
-    """The latest ``count`` call records once all of them have ended."""
+    """The latest ``count`` call records once all have ended and carry their speech turn.
+
+    Records are written behind the call, and ``listen`` writes its turn when it returns,
+    which for a hang-up is just after the call's own ``hangup`` event: wait for both.
+    """
     assert hotline.store is not None
     store = hotline.store
 
+    def complete(record: CallRecord) -> bool:
+        music = record.to_uri.startswith("sip:music@")
+        return record.state == "ended" and (music or bool(speech_events(record)))
+
     async def ended() -> list[CallRecord] | None:
         records = await store.calls.recent(limit=count)
-        if len(records) == count and all(r.state == "ended" for r in records):
-            return records
-        return None
+        return records if len(records) == count and all(map(complete, records)) else None
 
     records = await wait_for(ended, timeout)
-    assert records, f"fewer than {count} ended calls: {await store.calls.recent(limit=count)}"
+    assert records, f"{count} calls not all ended: {await store.calls.recent(limit=count)}"
     return list(records)
 
 
@@ -299,8 +309,44 @@ class Counting:
         return self.acquired - self.released
 
 
+class Talkers:
+    """Speaks into every call the server has a media port for: 20 ms PCMU packets of
+    ``speech`` then silence packets, paced in real time, as a phone does (SIPp's own
+    pcap is A-law in 30 ms packets, which our 20 ms jitter buffer plays with gaps)."""
+
+    def __init__(self, hotline: Hotline, speech: np.ndarray) -> None:
+        assert hotline.sip is not None
+        self.ports = hotline.sip.server.engine.ports  # type: ignore[attr-defined]
+        pcm = np.concatenate([speech, silence(30)])
+        self.payloads = [ulaw_encode(pcm[i : i + 160]) for i in range(0, len(pcm), 160)]
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sent: dict[int, int] = {}
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            for tick in itertools.count():
+                await asyncio.sleep(max(0.0, start + tick * 0.02 - loop.time()))
+                for port in list(self.ports):
+                    seq = self.sent.get(port, 0)
+                    if seq < len(self.payloads):
+                        header = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, port)
+                        self.sock.sendto(header + self.payloads[seq], ("127.0.0.1", port))
+                        self.sent[port] = seq + 1
+        finally:
+            self.sock.close()
+
+
+def long_speech() -> np.ndarray:
+    """6 s of a caller saying digits, without a pause long enough to end the utterance."""
+    return np.concatenate([human_digits("4319"), human_digits("7204"), human_digits("56")])[
+        : 6 * RATE
+    ]
+
+
 async def test_callers_hanging_up_mid_utterance_free_every_decoder(
-    hotline_config: Config, run_sipp: Any, monkeypatch: pytest.MonkeyPatch
+    hotline_config: Config, run_sipp: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     calls = 8
 
@@ -315,13 +361,13 @@ async def test_callers_hanging_up_mid_utterance_free_every_decoder(
         engine = speech.engine("en")
         assert engine is not None
         counting = Counting(engine, monkeypatch)
+        talkers = asyncio.ensure_future(Talkers(hotline, long_speech()).run())
         result = await run_sipp(
-            "-sf",
-            str(SCENARIOS / "pcap_talk_hangup.xml"),
+            "-sn",
+            "uac",
             f"127.0.0.1:{hotline.config.sip_port}",
-            "-set",
-            "hangup_ms",
-            "3000",  # 2.4 s into the caller's 6.4 s of speech
+            "-d",
+            "3000",  # BYE 3 s in: 2.5 s into the caller's 6 s of digits
             "-m",
             str(calls),
             "-l",
@@ -332,6 +378,7 @@ async def test_callers_hanging_up_mid_utterance_free_every_decoder(
             str(free_port()),
             timeout=60,
         )
+        talkers.cancel()
         assert result.rc == 0, result.log
         records = await ended_records(hotline, calls)
 
@@ -377,15 +424,15 @@ async def test_a_slow_decoder_ends_as_nomatch_and_other_calls_keep_their_clock(
         assert hotline.sip is not None
         before = dict(hotline.sip.status()["media"])
         target = f"127.0.0.1:{hotline.config.sip_port}"
+        sender = asyncio.ensure_future(Talkers(hotline, long_speech()).run())
         talkers = run_sipp(
-            "-sf",
-            str(SCENARIOS / "pcap_talk_hangup.xml"),
+            "-sn",
+            "uac",
             target,
             "-s",
             "slow",
-            "-set",
-            "hangup_ms",
-            "10000",  # past the end of speech (7 s) and its 0.8 s end silence
+            "-d",
+            "10000",  # past the end of speech (6 s) and its 0.8 s end silence
             "-m",
             "4",
             "-l",
@@ -413,6 +460,7 @@ async def test_a_slow_decoder_ends_as_nomatch_and_other_calls_keep_their_clock(
             timeout=60,
         )
         talked, listened = await asyncio.gather(talkers, listeners)
+        sender.cancel()
         assert talked.rc == 0, talked.log
         assert listened.rc == 0, listened.log
         records = await ended_records(hotline, 8)
