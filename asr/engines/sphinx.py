@@ -30,12 +30,18 @@ log = logging.getLogger(__name__)
 MODEL = Path(pocketsphinx.get_model_path()) / "en-us"
 #: front-end overrides for narrow-band (300-3400 Hz) telephone speech; see bench/asr_accuracy
 NARROWBAND: dict[str, str] = {}
+#: decoders created at start-up (more are made on demand and kept)
+PREWARM = 4
 #: seconds of audio (pre-roll + speech) whose cepstral mean normalises the utterance
 CMN_PROBE_S = 1.0
 #: the mean used when an utterance is too short to measure one
 CMN_INIT = "40,3,-1,0,0,0,0,0,0,0,0,0,0"
-#: decoder options (search beams, insertion penalties) tuned on telephone digits
-DECODER: dict[str, Any] = {}
+#: decoder options. The lattice pass (bestpath, and nbest which builds the same lattice)
+#: costs ~0.7 s at the end of a 4 s digit string, more than the whole streaming search.
+#: Grammars use the streaming search only; free speech keeps the passes (its trigram LM
+#: gains from them, WER 28% vs 44%, and it has no latency goal).
+DECODER: dict[str, Any] = {"bestpath": False, "fwdflat": False}
+FREE_DECODER: dict[str, Any] = {}
 
 
 def model_dir(front_end: dict[str, str]) -> Path:
@@ -96,6 +102,7 @@ class SphinxRecognizer(Recognizer):
         self.pooled = pooled
         self.decoder = decoder = pooled.decoder
         decoder.activate_search(search)
+        self.free = search == "free"
         self._extender = BandwidthExtender(bandwidth) if bandwidth is not None else None
         self._held: list[np.ndarray] = []
         self._held_samples = 0
@@ -149,21 +156,9 @@ class SphinxRecognizer(Recognizer):
         if hyp is None or not hyp.hypstr:
             return Hypothesis("")
         confidence = min(1.0, math.exp(max(-700.0, self.decoder.logmath.log_to_ln(hyp.prob))))
-        alternatives = self._alternatives(hyp.hypstr)
-        return Hypothesis(hyp.hypstr, confidence, alternatives)
-
-    def _alternatives(self, best: str) -> tuple[str, ...]:
-        seen: list[str] = []
-        try:
-            for item in self.decoder.nbest():
-                text = item.hyp().hypstr if item.hyp() is not None else ""
-                if text and text != best and text not in seen:
-                    seen.append(text)
-                if len(seen) >= 3:
-                    break
-        except Exception:
-            return ()
-        return tuple(seen)
+        # No alternatives: pocketsphinx builds them from a lattice pass that would triple
+        # the end-of-speech latency (see DECODER).
+        return Hypothesis(hyp.hypstr, confidence)
 
     def close(self) -> None:
         if self._open:
@@ -187,19 +182,22 @@ class SphinxEngine(Engine):
         #: the 4-8 kHz band predictor (None: feed the upsampled telephone band as it is)
         self.bandwidth = default_model() if bandwidth is True else bandwidth or None
         self.options = {**DECODER, **options}
-        self._pool = Pool(self._new_decoder)
+        self.free_options = {**FREE_DECODER, **options}
+        self._pool = Pool(lambda: self._new_decoder(self.options))
+        self._free_pool = Pool(lambda: self._new_decoder(self.free_options))
 
     def languages(self) -> tuple[str, ...]:
         return ("en",)
 
-    def _new_decoder(self) -> Any:
+    def _new_decoder(self, options: dict[str, Any]) -> Any:
         config = pocketsphinx.Config(
-            hmm=str(model_dir(self.front_end)), lm=None, logfn=os.devnull, **self.options
+            hmm=str(model_dir(self.front_end)), lm=None, logfn=os.devnull, **options
         )
         return _Decoder(pocketsphinx.Decoder(config))
 
     def acquire(self, grammar: Grammar, language: str) -> Recognizer:
-        pooled: Any = self._pool.get()
+        pool = self._free_pool if grammar.name == "free" else self._pool
+        pooled: Any = pool.get()
         decoder, search = pooled.decoder, grammar.key()
         if search not in pooled.searches:
             if grammar.name == "free":
@@ -218,7 +216,14 @@ class SphinxEngine(Engine):
     def release(self, recognizer: Recognizer) -> None:
         assert isinstance(recognizer, SphinxRecognizer)
         recognizer.close()
-        self._pool.put(recognizer.pooled)
+        pool = self._free_pool if recognizer.free else self._pool
+        pool.put(recognizer.pooled)
 
     def warm_up(self) -> None:
-        self.release(self.acquire(Grammar.digits(), "en"))
+        """Pre-create PREWARM decoders (~125 ms each) with the common grammars compiled."""
+        held = [self.acquire(Grammar.digits(), "en") for _ in range(PREWARM)]
+        for recognizer in held:
+            self.release(recognizer)
+        held = [self.acquire(Grammar.yesno(), "en") for _ in range(PREWARM)]
+        for recognizer in held:
+            self.release(recognizer)
