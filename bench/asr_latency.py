@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from asr import Grammar, SpeechService
-from asr.engines import sphinx
 from asr.audio import frames, join, read_wav, silence
+from asr.engines import sphinx
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en/digits")
 
