@@ -48,6 +48,8 @@ from routing.store import CHANNEL, RoutingStore
 log = logging.getLogger(__name__)
 
 AGENT_ROLES = ("agent", "supervisor", "admin")
+NODE_SILENCE = 6  # resync periods without a heartbeat before a process counts as dead
+NODE_SILENCE_MIN = 60.0  # seconds: a busy or paused process is not a dead one
 MAX_LOST_RESERVATIONS = 20  # per routing pass; the rest waits for the next wake-up
 
 
@@ -131,6 +133,7 @@ class RoutingService:
     async def start(self) -> None:
         """Load the queues, drop this node's leftovers, listen for the others, run timers."""
         await self.rows.forget_node(self.node, self.clock())
+        await self.rows.heartbeat(self.node, self.clock())
         await self.reload_queues()
         self._music = await holding.hold_music()
         self._listener = await self.store.pool.acquire()
@@ -488,8 +491,13 @@ class RoutingService:
     async def wrap_up_done(
         self, username: str, disposition: str, notes: str, resolved: bool
     ) -> None:
-        last = self._last.pop(username, _Last())
-        await self._command(username, lambda now: self.acd.wrap_up_done(username, now))
+        last = self._last.pop(username, None)
+        agent = self.acd.agents.get(username)
+        if agent is not None and agent.state is AgentState.WRAP_UP:
+            await self._command(username, lambda now: self.acd.wrap_up_done(username, now))
+        elif last is None:
+            raise AgentError("there is no call to wrap up")
+        last = last or _Last()  # the timed wrap-up may have ended: the form still counts
         now = self.clock()
         await self.rows.save_wrap_up(
             last.call_id, username, last.queue, disposition, notes, resolved, now
@@ -594,6 +602,7 @@ class RoutingService:
                 else:
                     await self._max_wait(event)
             events = self.acd.route(self.clock())
+        self._wake.set()  # the next timer may be earlier now
 
     async def _ring(self, event: OfferMade, give_up: bool) -> bool:
         offer, now = event.offer, self.clock()
@@ -609,9 +618,14 @@ class RoutingService:
         if not ok:
             self.lost_reservations += 1
             self.acd.reservation_failed(offer.offer_id)
+            if give_up:
+                return False
             row = await self.rows.agent(offer.username)
-            if row is not None and not give_up:
+            if row is not None:
                 self.acd.sync_agent(row.username, row.state, row.since, row.reason, now)
+            entry = self.acd.calls.get(offer.call_id)
+            if entry is not None and not await self.rows.has_waiting(offer.call_id):
+                await self.rows.add_waiting(entry, self.node)  # lost its row: our caller
             return False
         entry = self.acd.calls[offer.call_id]
         waiter = self._waiters.get(offer.call_id)
@@ -747,8 +761,11 @@ class RoutingService:
             deadline = self.acd.next_timer()
             until = next_resync if deadline is None else min(deadline, next_resync)
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands
+            # as the wake-up fires (stop() signs agents out, which wakes us), and stop hangs
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, until - self.clock()))
+                async with asyncio.timeout(max(0.0, until - self.clock())):
+                    await self._wake.wait()
             try:
                 async with self._lock:
                     await self._apply(self.acd.handle_timer(self.clock()))
@@ -761,7 +778,12 @@ class RoutingService:
 
     async def _resync(self) -> None:
         """Catch up with the other processes: stale reservations, agents' states."""
-        released = await self.rows.expire_stale(self.clock(), slack=10.0)
+        now = self.clock()
+        await self.rows.heartbeat(self.node, now)
+        released = await self.rows.expire_stale(now, slack=10.0)
+        released += await self.rows.release_lost_nodes(
+            now, silent_for=NODE_SILENCE * self.resync_every
+        )
         names = [name for name in self.acd.agents if name in released or self._mirrored(name)]
         if names:
             await self._refresh(names)

@@ -159,6 +159,12 @@ class RoutingStore:
             entry.call_id, entry.queue, entry.skills, entry.kind, state, ts(entry.queued_at),
         )  # fmt: skip
 
+    async def has_waiting(self, call_id: str) -> bool:
+        found = await self.pool.fetchval(
+            "SELECT 1 FROM routing_waiting WHERE call_id = $1", call_id
+        )
+        return found is not None
+
     async def remove_waiting(self, call_id: str) -> None:
         await self.pool.execute("DELETE FROM routing_waiting WHERE call_id = $1", call_id)
 
@@ -256,6 +262,48 @@ class RoutingStore:
                         conn, row["username"], AgentState.NOT_READY, "expired", now, None, None
                     )
             return released
+
+    async def heartbeat(self, node: str, now: float) -> None:
+        await self.pool.execute(
+            "INSERT INTO routing_nodes (node, seen_at) VALUES ($1, $2)"
+            " ON CONFLICT (node) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+            node,
+            ts(now),
+        )
+
+    async def release_lost_nodes(self, now: float, silent_for: float) -> list[str]:
+        """Agents held (ringing, on a call, wrapping up) by a process silent for ``silent_for``
+        seconds go not ready; its live callers' rows go.  Returns the agents released."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            lost = [
+                r["node"]
+                for r in await conn.fetch(
+                    "DELETE FROM routing_nodes WHERE seen_at < $1 RETURNING node",
+                    ts(now - silent_for),
+                )
+            ]
+            if not lost:
+                return []
+            await conn.execute(
+                "DELETE FROM routing_waiting WHERE node = ANY($1::text[]) AND kind = 'live'", lost
+            )
+            await conn.execute(
+                "UPDATE routing_reservations SET ended_at = $2, outcome = 'expired'"
+                " WHERE node = ANY($1::text[]) AND ended_at IS NULL",
+                lost,
+                ts(now),
+            )
+            rows = await conn.fetch(
+                "UPDATE routing_agents SET state = 'not_ready', reason = 'node_lost', since = $2,"
+                " call_id = NULL WHERE node = ANY($1::text[])"
+                " AND state IN ('reserved', 'on_call', 'wrap_up') RETURNING username",
+                lost,
+                ts(now),
+            )
+            for row in rows:
+                await _history(conn, row["username"], AgentState.NOT_READY, "node_lost", now,
+                               None, None)  # fmt: skip
+            return [row["username"] for row in rows]
 
     async def forget_node(self, node: str, now: float) -> None:
         """A restarted process drops what its previous life left: live callers are gone,

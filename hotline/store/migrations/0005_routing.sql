@@ -100,3 +100,10 @@ CREATE TABLE routing_wrap_ups (
     resolved    boolean NOT NULL DEFAULT false,
     at          timestamptz NOT NULL
 );
+
+-- Each server process's heartbeat. Agents held by a process silent for too long (it died)
+-- are released (not ready, reason 'node_lost') by the others; its callers are gone with it.
+CREATE TABLE routing_nodes (
+    node    text PRIMARY KEY,
+    seen_at timestamptz NOT NULL
+);
