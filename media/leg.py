@@ -45,6 +45,9 @@ from .rtp.rtcp import (
 from .rtp.stats import ReceiverStats, estimate_mos
 
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
+#: what listeners hear in a frame period with no audio (shared, so never written to)
+SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+SILENT_FRAME.flags.writeable = False
 _HEADER = struct.Struct("!BBHII")
 
 Address = tuple[str, int]
@@ -169,12 +172,14 @@ class MediaLeg:
         assert self.jitter is not None
         frame = self.jitter.pop(now)
         if frame is None:
+            self._hear_silence()
             return None
         if frame.kind is FrameKind.AUDIO and frame.packet is not None:
             pcm = self.codec.decode(frame.packet.payload)
         elif self._last_pcm is not None:
             pcm = conceal(self._last_pcm, frame.consecutive_lost)
         else:
+            self._hear_silence()
             return None
         self._last_pcm = pcm
         if self._inband is not None:
@@ -183,6 +188,16 @@ class MediaLeg:
         for listener in self.listeners:
             listener(pcm)
         return pcm
+
+    def _hear_silence(self) -> None:
+        """Nothing arrived for this frame: listeners still get one, a silent one.
+
+        Callers' phones that suppress silence (or stop sending) must not stop the clock
+        of whoever listens: the speech endpointer counts frames for end of utterance
+        and no-input.
+        """
+        for listener in self.listeners:
+            listener(SILENT_FRAME)
 
     def _idle(self) -> None:
         """Nowhere to send (on hold, no address yet): the media clock and the source run on.
