@@ -117,6 +117,7 @@ class Phone:
                          PromptCache(tmp), lambda e: None, lambda: None)  # fmt: skip
         self.tone = tone_frames(CALLER_HZ, 50)
         self.heard: list[np.ndarray] = []
+        self.dtmf_events: set[int] = set()
         self.seq = 0
 
     async def run(self) -> None:
@@ -129,7 +130,11 @@ class Phone:
             self.leg.receive(bytes(packet), ("192.0.2.1", 4000), now)
             out = self.leg.tick(now)
             if out is not None:
-                self.heard.append(PCMU.decode(RtpPacket.parse(out).payload))
+                packet = RtpPacket.parse(out)
+                if packet.payload_type == 0:
+                    self.heard.append(PCMU.decode(packet.payload))
+                else:  # RFC 4733 telephone-event: the first octet is the key's code
+                    self.dtmf_events.add(packet.payload[0])
             self.seq += 1
             await asyncio.sleep(max(0.0, start + self.seq * 0.020 - loop.time()))
 
