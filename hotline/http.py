@@ -10,6 +10,7 @@ from agent_desktop.api import add_api
 from agent_desktop.desktop import add_desktop
 from agent_desktop.flows_api import add_flows_api
 from agent_desktop.flows_pages import add_flow_pages
+from agent_desktop.live_api import add_live_api, add_wallboard
 from hotline import __version__
 from hotline.health import Health
 from hotline.services import Services
@@ -31,9 +32,18 @@ def create_app(health: Health, store: Store, services: Services | None = None) -
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     crm = services.crm if services is not None else None
-    add_api(app, store, extensions=[partial(add_flows_api, store=store, crm=crm)])
+    routing = services.routing if services is not None else None
+    add_api(
+        app,
+        store,
+        extensions=[
+            partial(add_flows_api, store=store, crm=crm),
+            partial(add_live_api, routing=routing),
+        ],
+    )
     add_flow_pages(app)
-    add_desktop(app, store.tokens, services.routing if services is not None else None)
+    add_wallboard(app)
+    add_desktop(app, store.tokens, routing)
     return app
 
 
