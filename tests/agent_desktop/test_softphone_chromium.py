@@ -42,7 +42,7 @@ from tests.agent_desktop.chromium import (
     sign_in,
     write_tone,
 )
-from tests.interop.conftest import free_port
+from tests.interop.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.peer
 
@@ -182,7 +182,11 @@ async def test_offer_answer_reload_hangup_wrap_up(desk: dict[str, Any]) -> None:
     await form.get_by_label("Resolved").check()
     await form.get_by_role("button", name="Done", exact=True).click()
     await expect(page.locator("#state")).to_have_text("available")
-    [wrap_up] = desk["wrap_ups"]
+
+    async def wrapped_up() -> list[dict[str, Any]]:  # the hooks run after the state changed
+        return list(desk["wrap_ups"])
+
+    [wrap_up] = await wait_for(wrapped_up, 5)
     assert (wrap_up["call_id"], wrap_up["agent"], wrap_up["queue"]) == ("c1", "agent1", "orders")
     assert (wrap_up["disposition"], wrap_up["notes"], wrap_up["resolved"]) == (
         "order_status", "parcel arrives Thursday", True)  # fmt: skip
