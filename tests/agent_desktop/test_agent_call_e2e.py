@@ -297,9 +297,9 @@ async def test_rona_moves_the_call_to_the_next_agent_and_a_reload_keeps_it(
     await expect(pages[first].locator("#state")).to_have_text("not ready")
     await expect(pages[first].locator("#state")).to_have_attribute("title", "rona")
 
-    async def cancelled() -> list[tuple[str, str]]:
-        [record] = await server.store.calls.recent(limit=1)
-        return [(e["agent"], e["reason"]) for e in record.events
+    async def cancelled() -> list[tuple[str, str]]:  # the record is written behind the call
+        records = await server.store.calls.recent(limit=1)
+        return [(e["agent"], e["reason"]) for r in records for e in r.events
                 if e["type"] == "offer_cancelled"]  # fmt: skip
 
     assert await wait_for(cancelled, 10) == [(first, "rona")]
