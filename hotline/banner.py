@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 from hotline.addresses import WILDCARDS, lan_address, reachable_host, url_host
 from hotline.config import Config
 from hotline.store.demo import DEMO_REALM, DEMO_SIP_USERS, DEMO_WEB_USERS
+from routing.demo import DEMO_AGENTS
 
 
 def banner(config: Config, http_port: int, sip_running: bool) -> str:
@@ -24,6 +25,14 @@ def banner(config: Config, http_port: int, sip_running: bool) -> str:
     lines.append(f"  database: {database_description(config)}")
     if config.demo:
         lines.append(f"  demo: {demo_accounts()}")
+        if sip_running:
+            lines.append(
+                f"  demo shop hotline: call sip:shop@{sip_host}:{config.sip_port} (or 5000); "
+                "sip:hotline@ repeats your keys"
+            )
+        agents = ", ".join(f"{user}/{password}" for user, password, *_ in DEMO_AGENTS)
+        lines.append(f"  agents: {web}login ({agents})")
+        lines.append(f"  supervisors: {web}supervisor/flows, {web}supervisor/wallboard")
     return "\n".join(lines)
 
 

@@ -53,9 +53,21 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(report.body, status=200 if report.ok else 503)
 
 
+INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Hotline</title>
+<link rel="stylesheet" href="/static/common.css"></head>
+<body><h1>Hotline {version}</h1><ul>
+<li><a href="/login">Agent softphone</a></li>
+<li><a href="/supervisor/flows">IVR flow editor</a> (supervisors)</li>
+<li><a href="/supervisor/wallboard">Wallboard: queues and agents live</a> (supervisors)</li>
+<li><a href="/healthz">/healthz</a>, REST API under <code>/api/v1</code></li>
+</ul></body></html>
+"""
+
+
 async def index(request: web.Request) -> web.Response:
-    """A placeholder front page until the agent desktop is mounted."""
-    return web.Response(text=f"Hotline {__version__}\nHealth: /healthz\nAPI: /api/v1\n")
+    """The front page: where agents and supervisors go."""
+    return web.Response(text=INDEX.format(version=__version__), content_type="text/html")
 
 
 class HttpServer:
