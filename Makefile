@@ -7,7 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # Debian packages by purpose: espeak-ng speaks prompts; sipp, baresip, sox and Asterisk's
-# recorded prompts (real telephone speech) are test peers and test data; pocketsphinx-testdata
+# recorded prompts (real telephone speech) are test peers and test data; chromium runs the
+# agent desktop and flow editor tests (Playwright, real WebRTC audio); pocketsphinx-testdata
 # is wideband human speech that asr/tools/train_bandwidth.py fits the bandwidth extension on.
 DEB_RUN_PACKAGES  := espeak-ng
 DEB_TEST_PACKAGES := $(DEB_RUN_PACKAGES) sip-tester baresip-core sox asterisk-core-sounds-en-wav chromium pocketsphinx-testdata
