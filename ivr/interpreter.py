@@ -130,6 +130,12 @@ class Interpreter:
         text = render(prompt.text_for(language), values).strip()
         return Utterance(text, prompt.file, language, prompt.voice or self.voice)
 
+    def question(self, reprompt: Prompt | None, prompt: Prompt, **extra: Any) -> list[Utterance]:
+        """What a question plays: after a failed try the "sorry" first, then the prompt,
+        as one question, so the caller may answer (keys or speech) from the first word."""
+        asked = [self.utter(reprompt)] if reprompt is not None else []
+        return [*asked, self.utter(prompt, **extra)]
+
     async def say(self, prompt: Prompt | None, *, barge_in: bool = True, **extra: Any) -> bool:
         """Play ``prompt`` (nothing if it renders empty); False if cut short."""
         if prompt is None:
@@ -273,8 +279,9 @@ async def run_menu(it: Interpreter, node: MenuNode) -> str | None:
     phrases = {key: o.phrases for key, o in keys.items() if o.phrases}
     grammar = "phrases" if node.speech and phrases else None
     expect = it.expect(node.timeout, grammar, phrases=phrases)
-    for attempt in range(node.retries + 1):
-        answer = await it.ports.ask(it.utter(node.prompt), expect)
+    reprompt: Prompt | None = None
+    for _ in range(node.retries + 1):
+        answer = await it.ports.ask(it.question(reprompt, node.prompt), expect)
         if answer.kind == "hangup":
             return None
         option = keys.get(answer.value) if answer.kind in ("dtmf", "speech") else None
@@ -282,15 +289,15 @@ async def run_menu(it: Interpreter, node: MenuNode) -> str | None:
             return option.next
         failure = "noinput" if answer.kind == "noinput" else "nomatch"
         it.failed(node.id, failure)
-        if attempt < node.retries:
-            await it.say(node.no_input_prompt if failure == "noinput" else node.no_match_prompt)
+        reprompt = node.no_input_prompt if failure == "noinput" else node.no_match_prompt
     it.failed(node.id, "retries_exhausted")
     return node.fallback
 
 
 async def run_collect(it: Interpreter, node: CollectNode) -> str | None:
-    for attempt in range(node.retries + 1):
-        answer = await _read_value(it, node)
+    reprompt: Prompt | None = None
+    for _ in range(node.retries + 1):
+        answer = await _read_value(it, node, reprompt)
         if answer.kind == "hangup":
             return None
         failure: str = answer.kind if answer.kind in ("noinput", "nomatch") else ""
@@ -307,19 +314,20 @@ async def run_collect(it: Interpreter, node: CollectNode) -> str | None:
             it.ports.record_event({**event, "value": answer.value})
             return node.next
         it.failed(node.id, failure)
-        if attempt < node.retries and failure != "rejected":
-            await it.say(node.no_input_prompt if failure == "noinput" else node.invalid_prompt)
+        reprompt = {"rejected": None, "noinput": node.no_input_prompt}.get(
+            failure, node.invalid_prompt
+        )
     it.failed(node.id, "retries_exhausted")
     return node.fallback
 
 
-async def _read_value(it: Interpreter, node: CollectNode) -> Input:
+async def _read_value(it: Interpreter, node: CollectNode, reprompt: Prompt | None) -> Input:
     if node.mode == "digits":
         grammar = "digits" if node.speech else None
         expect = it.expect(node.timeout, grammar, min_len=node.min_length, max_len=node.max_length)
     else:
         expect = it.expect(node.timeout, node.grammar)
-    answer = await it.ports.ask(it.utter(node.prompt), expect)
+    answer = await it.ports.ask(it.question(reprompt, node.prompt), expect)
     if answer.kind == "dtmf" and node.mode == "digits":
         return await it.gather_digits(
             answer.value, node.max_length, node.terminator, node.inter_digit_timeout

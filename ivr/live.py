@@ -1,10 +1,12 @@
 """`ivr.ports.CallPorts` on a live `media.call.Call`.
 
-Input is DTMF and speech merged: ``ask`` plays the prompt and races the call's next key
+Input is DTMF and speech merged: ``ask`` plays the prompts and races the call's next key
 against `asr.SpeechService.listen` (when a speech service exists and the question has a
-grammar); the first answer wins and the loser is cancelled (listen is cancellation-safe).
-The no-input timer starts when the prompt ends. The call itself records the ``prompt`` and
-``dtmf`` events, the speech service the ``speech`` events.
+grammar), listening from the first prompt on, re-prompts included; the first answer wins
+and the loser is cancelled (listen is cancellation-safe). The no-input rules (timer from
+the end of the prompts, a turn in progress never cut) are `ivr.turns.NoInputTimer`'s.
+The call itself records the ``prompt`` and ``dtmf`` events, the speech service the
+``speech`` events.
 
 A queued call's request carries the IVR's steps and the answers the flow took (nodes,
 keys, recognised speech) as call-record events (``context["events"]``): the agent's
@@ -14,7 +16,6 @@ screen-pop shows what the caller keyed or said, not only the path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import re
@@ -22,11 +23,12 @@ import time
 import wave
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ivr.ports import Expect, Input, QueueTicket, Recording, Utterance
+from ivr.ports import Expect, Input, Prompts, QueueTicket, Recording, Utterance, utterances
+from ivr.turns import NoInputTimer
 from media.call import Call, Hangup
 from media.dtmf.events import DtmfDigit
 from media.prompts.audio import Prompt, PromptError
@@ -36,6 +38,14 @@ log = logging.getLogger(__name__)
 
 FRAMES_PER_SECOND = 50  # 20 ms frames
 SAMPLE_RATE = 8000
+
+
+class Clock(Protocol):
+    """The call clock (the event loop's; a fake one in unit tests)."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class LiveCall:
@@ -48,6 +58,7 @@ class LiveCall:
         speech: Any = None,
         queueing: Any = None,
         voicemail_dir: Path | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.call = call
         self.caller = call.caller
@@ -58,15 +69,21 @@ class LiveCall:
         self.voicemail_dir = voicemail_dir
         #: the IVR's nodes and the answers it took, for the agent's screen-pop
         self.steps: list[dict[str, Any]] = []
+        self._clock = clock
 
     def now(self) -> float:
+        if self._clock is not None:
+            return self._clock.now()
         return asyncio.get_running_loop().time()
 
     def wall_clock(self) -> datetime:
         return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        if self._clock is not None:
+            await self._clock.sleep(seconds)
+        else:
+            await asyncio.sleep(seconds)
 
     def ended(self) -> bool:
         return self.call.ended.is_set()
@@ -103,11 +120,10 @@ class LiveCall:
             what.text, language=what.language, voice=what.voice, barge_in=barge_in
         )
 
-    async def ask(self, what: Utterance | None, expect: Expect) -> Input:
-        playing = asyncio.ensure_future(self.say(what, barge_in=expect.barge_in)) if what else None
+    async def ask(self, what: Prompts, expect: Expect) -> Input:
+        prompts = asyncio.ensure_future(self._play_all(utterances(what), expect.barge_in))
         racers: dict[asyncio.Future[Any], str] = {
             asyncio.ensure_future(self.call.next_event()): "key",
-            asyncio.ensure_future(_no_input_after(playing, expect.timeout)): "timer",
         }
         grammar = self._grammar(expect)
         if grammar is not None:
@@ -119,11 +135,55 @@ class LiveCall:
                 barge_in=expect.barge_in,
             )
             racers[asyncio.ensure_future(listen)] = "speech"
+        timer = NoInputTimer(expect.timeout, listening=grammar is not None)
         try:
-            return self._took(await _first_answer(racers))
+            return self._took(await self._first_answer(racers, prompts, timer))
         finally:
-            for task in [*racers, *([playing] if playing else [])]:
+            for task in [*racers, prompts]:
                 task.cancel()
+
+    async def _first_answer(
+        self,
+        racers: dict[asyncio.Future[Any], str],
+        prompts: asyncio.Future[bool],
+        timer: NoInputTimer,
+    ) -> Input:
+        """The first key or recognised speech, or "noinput" when `timer` runs out."""
+        pending: set[asyncio.Future[Any]] = {*racers, prompts}
+        alarm: asyncio.Future[None] | None = None
+        alarm_at: float | None = None
+        try:
+            while pending:
+                deadline = timer.deadline()
+                if deadline is not None and deadline != alarm_at:
+                    if alarm is not None:
+                        alarm.cancel()
+                        pending.discard(alarm)
+                    alarm_at = deadline
+                    alarm = asyncio.ensure_future(self.sleep(max(0.0, deadline - self.now())))
+                    pending.add(alarm)
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if prompts in done:
+                    timer.prompt_ended(self.now())
+                for task in [t for t in racers if t in done]:
+                    answer = _answer(racers[task], task)
+                    if answer is not None:
+                        return answer
+                    if racers[task] == "speech":
+                        timer.recognizer_done()
+                if alarm is not None and alarm in done and alarm_at == timer.deadline():
+                    return Input("noinput")
+            return Input("noinput")
+        finally:
+            if alarm is not None:
+                alarm.cancel()
+
+    async def _play_all(self, prompts: list[Utterance], barge_in: bool) -> bool:
+        """Play ``prompts`` in a row; an interruption (a key, speech onset) ends them all."""
+        for what in prompts:
+            if not await self.say(what, barge_in=barge_in):
+                return False
+        return True
 
     def _grammar(self, expect: Expect) -> Any:
         if self.speech is None or expect.grammar is None:
@@ -199,24 +259,6 @@ class LiveCall:
         return "unsupported"
 
 
-async def _no_input_after(playing: asyncio.Future[bool] | None, timeout: float) -> None:
-    if playing is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(playing)
-    await asyncio.sleep(timeout)
-
-
-async def _first_answer(racers: dict[asyncio.Future[Any], str]) -> Input:
-    pending = set(racers)
-    while pending:
-        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            answer = _answer(racers[task], task)
-            if answer is not None:
-                return answer
-    return Input("noinput")
-
-
 def _answer(kind: str, task: asyncio.Future[Any]) -> Input | None:
     if task.cancelled() or task.exception() is not None:
         if not task.cancelled():
@@ -227,13 +269,16 @@ def _answer(kind: str, task: asyncio.Future[Any]) -> Input | None:
     if kind == "key":
         return _key_input(task.result())
     heard = task.result()
+    if heard.outcome == "noinput":
+        # the endpointer's own no-input timer: the flow's timeout from the prompt's end
+        return Input("noinput")
     if heard.outcome == "match":
         return Input("speech", str(heard.value or ""), heard.text)
     if heard.outcome == "hangup":
         return Input("hangup")
     if heard.outcome == "nomatch" and heard.engine not in ("", "none"):
         return Input("nomatch", text=heard.text)
-    return None  # no recognizer for the language, or silence: keys and the timer decide
+    return None  # no recognizer for the language: keys and the timer decide
 
 
 def _key_input(event: Any) -> Input:

@@ -8,6 +8,7 @@ these to a `media.call.Call`; `ivr.simulate` to a script and a fake clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -24,6 +25,18 @@ class Utterance:
     file: str = ""
     language: str = "en"
     voice: str | None = None
+
+
+#: what a question plays: nothing, one prompt, or several in a row
+Prompts = Utterance | Sequence[Utterance] | None
+
+
+def utterances(what: Prompts) -> list[Utterance]:
+    """The non-empty prompts of ``what``, in order."""
+    if what is None:
+        return []
+    listed = [what] if isinstance(what, Utterance) else list(what)
+    return [u for u in listed if u.text or u.file]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +112,11 @@ class CallPorts(Protocol):
         """Play ``what``; True if it played to the end."""
         ...
 
-    async def ask(self, what: Utterance | None, expect: Expect) -> Input:
-        """Play ``what`` (barge-in per ``expect``) and return the caller's first input."""
+    async def ask(self, what: Prompts, expect: Expect) -> Input:
+        """Play ``what`` (one prompt or several in a row, e.g. "Sorry, I did not hear
+        anything." then the question) and return the caller's first input. The caller
+        may answer (barge-in per ``expect``) during any of them; the no-input timer
+        starts when the last one ends."""
         ...
 
     async def next_digit(self, timeout: float) -> Input:

@@ -25,7 +25,16 @@ from pydantic import ValidationError
 
 from ivr.fakeclock import FakeClock
 from ivr.interpreter import Interpreter
-from ivr.ports import Expect, Input, NoticeText, QueueTicket, Recording, Utterance
+from ivr.ports import (
+    Expect,
+    Input,
+    NoticeText,
+    Prompts,
+    QueueTicket,
+    Recording,
+    Utterance,
+    utterances,
+)
 from ivr.schema import DTMF_KEYS, FlowDoc
 from ivr.validate import FlowError, validate
 
@@ -206,9 +215,9 @@ class SimulatedCall:
         await self.clock.sleep(max(0.5, len(what.text) * SECONDS_PER_CHAR))
         return True
 
-    async def ask(self, what: Utterance | None, expect: Expect) -> Input:
-        if what is not None and (what.text or what.file):
-            await self.say(what, barge_in=expect.barge_in)
+    async def ask(self, what: Prompts, expect: Expect) -> Input:
+        for prompt in utterances(what):
+            await self.say(prompt, barge_in=expect.barge_in)
         if self._ended:
             return Input("hangup")
         if self._keys:

@@ -155,6 +155,25 @@ class Baresip:
     async def hangup(self) -> None:
         await self._send("hangup")
 
+    async def speak(self, source_wav: Path) -> None:
+        """Switch the microphone to ``source_wav`` (8 kHz mono S16) from its start, at once.
+
+        baresip hangs up when its microphone file ends: pad the file with silence.
+        """
+        await self._send("ausrc", f"aufile,{source_wav}")
+
+    def heard(self) -> np.ndarray:
+        """What the caller has heard so far (the recording grows while the call runs)."""
+        files = sorted(self.recordings.glob("dump-*-dec.wav"))
+        if not files:
+            return np.zeros(0, dtype=np.int16)
+        data = files[-1].read_bytes()
+        start = data.find(b"data")
+        if start < 0:
+            return np.zeros(0, dtype=np.int16)
+        body = data[start + 8 :]
+        return np.frombuffer(body[: len(body) // 2 * 2], dtype=np.int16)
+
     def _read_recording(self) -> np.ndarray | None:
         files = sorted(self.recordings.glob("dump-*-dec.wav"))
         if not files:
