@@ -218,7 +218,7 @@ async def test_publish_during_a_live_call_keeps_its_version(
 
 
 #: a caller answers this long after the prompt's last word (a person, not a machine)
-ANSWER_AFTER = 0.8
+ANSWER_AFTER = 0.6
 #: -45 dBFS over 20 ms: a prompt's word, not the line's silence
 LOUD_RMS = 184.0
 MAIN_MENU = "For the status of an order, press 1 or say order status."
@@ -289,8 +289,8 @@ def espeak_words(path: Path, text: str) -> Path:
 
 async def test_spoken_order_status(hotline: Hotline, phone_factory: Any, tmp_path: Path) -> None:
     """English by key, then speech like a person: "order status" after the main menu,
-    the order number (recorded human digits) after the question, each starting some
-    0.8 s after the prompt's last word."""
+    the order number (recorded human digits) after the question, each starting under
+    a second after the prompt's last word as the caller hears it."""
     assert hotline.services is not None and hotline.services.speech is not None
     await publish(hotline, open_all_week(demo_flow_doc()), "open all week")
     quiet = wav(tmp_path / "quiet.wav", ("", 90))
