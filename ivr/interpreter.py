@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 MAX_STEPS = 500  # a draft in the simulator may loop; a live call never walks this far
 TERMINATOR_GRACE = 0.3  # seconds to wait for a "#" after a full-length entry
 CUSTOMER_BUDGET = 2.0  # seconds a node that needs the caller's CRM record waits for it
+#: callers say long numbers in groups ("one zero zero ... two three four") with pauses
+#: near a second: a shorter end of utterance cuts the number after its first group
+DIGITS_END_SILENCE = 1.5
 T = TypeVar("T")
 
 
@@ -324,7 +327,13 @@ async def run_collect(it: Interpreter, node: CollectNode) -> str | None:
 async def _read_value(it: Interpreter, node: CollectNode, reprompt: Prompt | None) -> Input:
     if node.mode == "digits":
         grammar = "digits" if node.speech else None
-        expect = it.expect(node.timeout, grammar, min_len=node.min_length, max_len=node.max_length)
+        expect = it.expect(
+            node.timeout,
+            grammar,
+            min_len=node.min_length,
+            max_len=node.max_length,
+            end_silence=DIGITS_END_SILENCE if node.max_length > 1 else 0.8,
+        )
     else:
         expect = it.expect(node.timeout, node.grammar)
     answer = await it.ports.ask(it.question(reprompt, node.prompt), expect)

@@ -132,6 +132,7 @@ class LiveCall:
                 grammar,
                 language=expect.language,
                 no_input_timeout=expect.timeout,
+                end_silence=expect.end_silence,
                 barge_in=expect.barge_in,
             )
             racers[asyncio.ensure_future(listen)] = "speech"

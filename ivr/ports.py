@@ -45,7 +45,8 @@ class Expect:
 
     ``grammar`` None means keys only; ``phrases`` maps a value to its synonyms for the
     ``phrases`` grammar; ``min_len``/``max_len`` bound the ``digits`` grammar. The
-    no-input ``timeout`` runs from the end of the prompt.
+    no-input ``timeout`` runs from the end of the prompt; ``end_silence`` is the pause
+    that ends an utterance.
     """
 
     timeout: float = 5.0
@@ -55,6 +56,7 @@ class Expect:
     max_len: int = 16
     language: str = "en"
     barge_in: bool = True
+    end_silence: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)

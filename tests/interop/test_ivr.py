@@ -227,11 +227,13 @@ CONFIRM_LATEST = "Are you calling about your order"
 DIGITS = Path("/usr/share/asterisk/sounds/en/digits")
 
 
-def human_number(path: Path, number: str, gap: float = 0.4) -> Path:
-    """The number as a person says it: Asterisk's recorded digits, then a minute of
-    silence (baresip hangs up when its microphone file ends)."""
-    pcm = join([read_wav(DIGITS / f"{d}.wav") for d in number], gap=gap)
-    pcm = np.concatenate([pcm, silence(60.0)]).astype(np.int16)
+def human_number(path: Path, number: str, gap: float = 0.4, group_pause: float = 0.9) -> Path:
+    """The number as a person says it, in groups of three ("one zero zero ... two three
+    four"): Asterisk's recorded digits, then a minute of silence (baresip hangs up when
+    its microphone file ends)."""
+    groups = [number[i : i + 3] for i in range(0, len(number), 3)]
+    said = [join([read_wav(DIGITS / f"{d}.wav") for d in group], gap=gap) for group in groups]
+    pcm = np.concatenate([join(said, gap=group_pause), silence(60.0)]).astype(np.int16)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -289,8 +291,8 @@ def espeak_words(path: Path, text: str) -> Path:
 
 async def test_spoken_order_status(hotline: Hotline, phone_factory: Any, tmp_path: Path) -> None:
     """English by key, then speech like a person: "order status" after the main menu,
-    the order number (recorded human digits) after the question, each starting under
-    a second after the prompt's last word as the caller hears it."""
+    the order number (recorded human digits, in two groups) after the question, each
+    starting under a second after the prompt's last word as the caller hears it."""
     assert hotline.services is not None and hotline.services.speech is not None
     await publish(hotline, open_all_week(demo_flow_doc()), "open all week")
     quiet = wav(tmp_path / "quiet.wav", ("", 90))

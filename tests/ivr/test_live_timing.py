@@ -22,7 +22,7 @@ import pytest
 
 from asr import Heard
 from ivr.fakeclock import FakeClock
-from ivr.interpreter import Interpreter
+from ivr.interpreter import DIGITS_END_SILENCE, Interpreter
 from ivr.live import LiveCall
 from ivr.ports import Expect, Input, Utterance
 from ivr.schema import parse_flow
@@ -123,6 +123,7 @@ class SimulatedSpeech:
         *,
         language: str = "en",
         no_input_timeout: float = 5.0,
+        end_silence: float = END_SILENCE,
         barge_in: bool = True,
     ) -> Heard:
         if self.engine == "none":
@@ -136,11 +137,19 @@ class SimulatedSpeech:
                 if spoken is not None and (barge_in or not call.playing):
                     if barge_in:
                         call.stop_playback()
-                    self.words.remove(spoken)
-                    await self.clock.sleep(spoken.at + spoken.length + END_SILENCE - now)
+                    said = [spoken]  # words after a pause shorter than end_silence: one turn
+                    while follow := next(
+                        (w for w in self.words if w not in said
+                         and 0 <= w.at - (said[-1].at + said[-1].length) < end_silence),
+                        None,
+                    ):  # fmt: skip
+                        said.append(follow)
+                    for w in said:
+                        self.words.remove(w)
+                    await self.clock.sleep(said[-1].at + said[-1].length + end_silence - now)
                     heard = Heard(
-                        "match", spoken.value, spoken.text, 0.9, engine=self.engine,
-                        grammar=grammar.name, latency_ms=50.0,
+                        "match", "".join(w.value for w in said), " ".join(w.text for w in said),
+                        0.9, engine=self.engine, grammar=grammar.name, latency_ms=50.0,
                     )  # fmt: skip
                     break
                 if not call.playing:
@@ -288,6 +297,18 @@ async def test_speech_barges_into_the_re_prompt() -> None:
         QUESTION, SORRY, "Bye."
     ]  # fmt: skip
     assert call.at("prompt_end", completed=False) == [at(sorry_start + 0.5)]
+
+
+async def test_a_number_said_in_groups_is_one_answer() -> None:
+    """ "one zero zero ... two three four": a 1 s pause between the groups does not end
+    the turn (digit questions wait 1.5 s of silence), the whole number is collected."""
+    clock = FakeClock()
+    start = len(QUESTION) * SECONDS_PER_CHAR + 0.7
+    groups = Words(start, 1.2, "100"), Words(start + 2.2, 1.2, "234")
+    live, call, _ = ports(clock, *groups)
+    result = await clock.run(Interpreter(FLOW, live).run())
+    assert result.variables["order_number"] == "100234"
+    assert call.at("collect") == [at(start + 3.4 + DIGITS_END_SILENCE)]
 
 
 def test_no_input_timer_rules() -> None:
