@@ -11,19 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from agent_desktop.auth import require_role
 from agent_desktop.errors import ApiError
+from routing.service import RoutingService
 
 SUPERVISORS = ("supervisor", "admin")
-LIVE = web.AppKey("live_routing", object)
+LIVE: web.AppKey[RoutingService | None] = web.AppKey("live_routing")
 routes = web.RouteTableDef()
 
 
 STATIC = Path(__file__).parent / "static"
 
 
-def add_live_api(api: web.Application, *, routing: Any) -> None:
+def add_live_api(api: web.Application, *, routing: RoutingService | None) -> None:
     """Add ``/live`` to the API sub-application; ``routing`` is the ACD (None: 503)."""
     api[LIVE] = routing
     api.add_routes(routes)
@@ -38,7 +40,7 @@ def add_wallboard(app: web.Application) -> None:
         app.router.add_get(url, _file(STATIC / name))
 
 
-def _file(path: Path) -> Any:
+def _file(path: Path) -> Handler:
     async def serve(request: web.Request) -> web.FileResponse:
         return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
@@ -51,7 +53,7 @@ async def live(request: web.Request) -> web.Response:
     routing = request.app[LIVE]
     if routing is None:
         raise ApiError(503, "the ACD is not running in this process")
-    figures = routing.metrics()  # type: ignore[attr-defined]
+    figures = routing.metrics()
     agents = {
         name: {key: value for key, value in agent.items() if key != "since"}  # process clock
         for name, agent in figures["agents"].items()

@@ -5,23 +5,29 @@ by `hotline.app`: speech recognition (``asr``), the CRM bridge (``crm_bridge``),
 (``routing``) and the IVR flows (``ivr``). The SIP server hands each answered call to
 ``call_handler``; the web app mounts the desktop and supervisor pages over the same objects.
 
-Each field is None until its package provides the service, so the composition root
-stays one readable page.
+Tests build a `Services` with only the parts they need (the others stay None).
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from asr import SpeechService
 from crm_bridge.demo import seed_crm_demo
 from crm_bridge.lookup import LOOKUPS
 from crm_bridge.postgres import PostgresCrm
 from hotline.config import Config
+from hotline.demo_ivr import echo_digits
 from hotline.store import Store
+from ivr.demo import seed_demo_flow
+from ivr.runtime import FlowRuntime
 from media.call import Call
 from media.calls import InviteHook
+from routing.crm import crm_write_back
+from routing.demo import seed_routing_demo
+from routing.service import RoutingService
 
 CallHandler = Callable[[Call], Awaitable[None]]
 Step = Callable[[], Awaitable[None]]
@@ -33,10 +39,10 @@ class Services:
 
     config: Config
     store: Store
-    speech: Any = None  # asr.SpeechService
-    crm: Any = None  # crm_bridge connector
-    routing: Any = None  # routing service (the ACD)
-    flows: Any = None  # ivr flow runtime
+    speech: SpeechService | None = None
+    crm: PostgresCrm | None = None
+    routing: RoutingService | None = None  # the ACD
+    flows: FlowRuntime | None = None
     call_handler: CallHandler | None = None
     #: told of each INVITE as it arrives (starts the caller's CRM look-up)
     on_invite: InviteHook | None = None
@@ -55,8 +61,6 @@ async def start_services(config: Config, store: Store) -> Services:
 
 
 async def _start_speech(services: Services) -> None:
-    from asr import SpeechService
-
     speech = SpeechService(vosk_model=services.config.vosk_model)
     await speech.start()
     services.speech = speech
@@ -74,12 +78,6 @@ async def _start_crm(services: Services) -> None:
 
 
 async def _start_routing(services: Services) -> None:
-    import socket
-
-    from routing.crm import crm_write_back
-    from routing.demo import seed_routing_demo
-    from routing.service import RoutingService
-
     if services.config.demo:
         await seed_routing_demo(services.store)
     config = services.config
@@ -96,10 +94,6 @@ async def _start_routing(services: Services) -> None:
 
 
 async def _start_flows(services: Services) -> None:
-    from hotline.demo_ivr import echo_digits
-    from ivr.demo import seed_demo_flow
-    from ivr.runtime import FlowRuntime
-
     config = services.config
     if config.demo:
         await seed_demo_flow(services.store)
