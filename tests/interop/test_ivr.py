@@ -187,7 +187,7 @@ async def test_keys_order_status_reads_the_crm_status(
     [flow] = [e for e in record.events if e["type"] == "flow"]
     assert flow["version"] == 2
     [lookup] = [e for e in record.events if e["type"] == "lookup" and e.get("node")]
-    assert lookup["outcome"] == "found" and lookup["wait_ms"] < 2000
+    assert lookup["outcome"] == "found"  # within the 2 s budget, else "timeout"
     collected = [e for e in record.events if e["type"] == "collect"]
     assert collected[0]["value"] == DEMO_ORDER_SHIPPED
 
