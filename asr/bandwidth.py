@@ -103,21 +103,30 @@ class Model:
 
     weights: np.ndarray  # (inputs, high bands)
     gain_db: float = 0.0  # how loud the synthesized band is relative to the prediction
+    tilt_db: float = 0.0  # extra gain of the top band over the bottom one (linear between)
 
     @classmethod
     def load(cls, path: Path = COEFFS) -> Model:
         data = json.loads(path.read_text())
-        return cls(np.asarray(data["weights"], dtype=np.float64), float(data.get("gain_db", 0.0)))
+        return cls(
+            np.asarray(data["weights"], dtype=np.float64),
+            float(data.get("gain_db", 0.0)),
+            float(data.get("tilt_db", 0.0)),
+        )
 
     def predict(self, power: np.ndarray) -> np.ndarray:
         feats, level = low_features(power)
         return np.asarray(stack_context(feats) @ self.weights + level)
 
 
-@lru_cache(maxsize=4)
-def default_model(gain_db: float | None = None) -> Model:
+@lru_cache(maxsize=8)
+def default_model(gain_db: float | None = None, tilt_db: float | None = None) -> Model:
     model = Model.load()
-    return model if gain_db is None else Model(model.weights, gain_db)
+    return Model(
+        model.weights,
+        model.gain_db if gain_db is None else gain_db,
+        model.tilt_db if tilt_db is None else tilt_db,
+    )
 
 
 class BandwidthExtender:
@@ -129,7 +138,9 @@ class BandwidthExtender:
 
     def __init__(self, model: Model | None = None, seed: int = 0) -> None:
         self.model = model or default_model()
-        self._gain = 10.0 ** (self.model.gain_db / 20.0)
+        bands = len(HIGH_EDGES) - 1
+        tilt = self.model.tilt_db * np.arange(bands) / max(bands - 1, 1)
+        self._gain = 10.0 ** ((self.model.gain_db + tilt) / 20.0)
         self._rng = np.random.default_rng(seed)
         self._bins = high_bins()
         self._norm = window() / ((window() ** 2).sum() / HOP)  # Hann^2 overlap-adds to a constant
@@ -200,7 +211,7 @@ class BandwidthExtender:
 
     def _synthesize(self, predicted: np.ndarray) -> np.ndarray:
         spec = np.zeros((len(predicted), NFFT // 2 + 1), dtype=np.complex128)
-        amp = np.sqrt(np.exp(predicted)) * self._gain
+        amp = np.sqrt(np.exp(predicted)) * self._gain[: predicted.shape[1]]
         for j, bins in enumerate(self._bins):
             phase = self._rng.uniform(0, 2 * np.pi, (len(predicted), len(bins)))
             spec[:, bins] = amp[:, j : j + 1] * np.exp(1j * phase)

@@ -24,6 +24,12 @@ from .heard import Hypothesis
 
 log = logging.getLogger(__name__)
 
+#: frames a stream gathers before a decode job runs (100 ms). The per-call overhead of the
+#: front end (bandwidth extension FFTs, resampler, a worker hand-off) is about as large as
+#: the decoding of one 20 ms frame, so batching halves the CPU per stream; `final` decodes
+#: the few frames left, so the end-of-speech latency does not grow.
+MIN_BATCH = 5
+
 
 class Overloaded(Exception):
     """The decoder fell too far behind real time; the turn ends as no match."""
@@ -38,11 +44,13 @@ class DecodeStream:
         executor: Executor,
         *,
         max_backlog: int | None = 50,
+        min_batch: int | None = None,
     ) -> None:
         self.engine = engine
         self.grammar = grammar
         self.language = language
         self.max_backlog = max_backlog
+        self.min_batch = MIN_BATCH if min_batch is None else min_batch
         self.partial = ""
         self.overloaded = False
         self._executor = executor
@@ -64,7 +72,8 @@ class DecodeStream:
             self.overloaded = True
             self._pending.clear()
             return
-        self._kick()
+        if len(self._pending) >= self.min_batch:
+            self._kick()
 
     def _kick(self) -> None:
         if self._job is None and self._pending and not self._closed:
@@ -81,7 +90,7 @@ class DecodeStream:
             return
         if self._closed:
             self._release_soon()
-        else:
+        elif len(self._pending) >= self.min_batch:
             self._kick()
 
     def _decode(self, batch: list[np.ndarray]) -> None:
@@ -90,8 +99,7 @@ class DecodeStream:
                 return
             if self._recognizer is None:
                 self._recognizer = self.engine.acquire(self.grammar, self.language)
-            for frame in batch:
-                self._recognizer.accept(frame)
+            self._recognizer.accept(np.concatenate(batch) if len(batch) > 1 else batch[0])
             self.partial = self._recognizer.partial()
 
     async def final(self) -> Hypothesis:

@@ -27,7 +27,7 @@ class Recognizer(abc.ABC):
         self._resampler = StreamResampler(8000, model_rate)
 
     def accept(self, frame8k: np.ndarray) -> None:
-        """Decode the next 20 ms frame of telephone audio."""
+        """Decode the next frame(s) of telephone audio (any whole number of 20 ms frames)."""
         pcm = self._resampler.process(frame8k)
         if len(pcm):
             self.decode(pcm)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,10 +21,12 @@ class CountingRecognizer(Recognizer):
         super().__init__(8000)  # passthrough: the frame count is exact
         self.gate = gate
         self.frames: list[int] = []
+        self.calls: list[int] = []  # frames per decode call
 
     def decode(self, pcm: np.ndarray) -> None:
         self.gate.wait(5)
-        self.frames.append(int(pcm[0]))
+        self.frames.extend(int(x) for x in pcm[::160])
+        self.calls.append(len(pcm) // 160)
 
     def partial(self) -> str:
         return str(len(self.frames))
@@ -46,7 +49,8 @@ class FakeEngine(Engine):
 
     def acquire(self, grammar: Grammar, language: str) -> Recognizer:
         self.in_use += 1
-        return CountingRecognizer(self.gate)
+        self.last = CountingRecognizer(self.gate)
+        return self.last
 
     def release(self, recognizer: Recognizer) -> None:
         self.in_use -= 1
@@ -58,9 +62,9 @@ def frame(n: int) -> np.ndarray:
 
 
 @pytest.fixture
-def executor() -> ThreadPoolExecutor:
+def executor() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(2) as pool:
-        yield pool  # type: ignore[misc]
+        yield pool
 
 
 async def test_frames_reach_the_recognizer_in_order(executor: ThreadPoolExecutor) -> None:
@@ -73,13 +77,29 @@ async def test_frames_reach_the_recognizer_in_order(executor: ThreadPoolExecutor
     assert engine.in_use == 0
 
 
+async def test_frames_are_decoded_in_batches_and_the_rest_at_the_end(
+    executor: ThreadPoolExecutor,
+) -> None:
+    # one call per 20 ms frame costs the front end as much as the decoding itself
+    engine = FakeEngine()
+    stream = DecodeStream(engine, Grammar.digits(), "en", executor, max_backlog=None)
+    for n in range(23):
+        stream.feed(frame(n))
+        await asyncio.sleep(0)  # let the worker keep up, as it would between live frames
+        while stream._job is not None:
+            await asyncio.wait({stream._job})
+    hyp = await stream.final()
+    assert hyp.text == " ".join(map(str, range(23)))
+    assert engine.last.calls == [5, 5, 5, 5, 3]
+
+
 async def test_a_stalled_decoder_degrades_to_overload_and_frees_itself(
     executor: ThreadPoolExecutor,
 ) -> None:
     engine = FakeEngine()
     engine.gate.clear()  # the decoder hangs
     stream = DecodeStream(engine, Grammar.digits(), "en", executor, max_backlog=50)
-    for n in range(52):  # the loop never waits: feed returns at once
+    for n in range(60):  # the loop never waits: feed returns at once
         stream.feed(frame(n))
     assert stream.overloaded
     engine.gate.set()
