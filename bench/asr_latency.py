@@ -4,7 +4,12 @@ how many concurrent digit-grammar streams one worker thread (one core) keeps at 
     .venv/bin/python bench/asr_latency.py [--streams 5,10,20]
 
 Streams are paced like live calls (a 20 ms frame every 20 ms); a stream whose decoder
-falls 1 s behind degrades to "no match" (counted as overload).
+falls 1 s behind degrades to "no match" (counted as overload). "One core": the service runs
+one decode thread (pocketsphinx holds the GIL while it decodes, so more threads in one
+process buy nothing); run under ``taskset -c 0`` so the event loop shares that core too.
+Two onset patterns: all streams start (and so end) within 0.1 s of each other — the worst
+case, every end-of-speech queues behind the others — and onsets spread evenly over 4 s
+(independent calls).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def utterance(i: int) -> np.ndarray:
     return join([read_wav(SOUNDS / f"{d}.wav") for d in digits], gap=0.3)
 
 
-async def concurrent(n: int) -> tuple[list[float], int, float]:
+async def concurrent(n: int, spread: float) -> tuple[list[float], int, float]:
     speech = SpeechService(workers=1)
     await speech.start()
     loop = asyncio.get_running_loop()
@@ -47,7 +52,10 @@ async def concurrent(n: int) -> tuple[list[float], int, float]:
     cpu0 = time.process_time()
     results = await asyncio.gather(
         *(
-            speech.recognize(paced(utterance(i), start + (i % 50) * 0.002), Grammar.digits(4, 8))
+            speech.recognize(
+                paced(utterance(i), start + (spread * i / n if spread else (i % 50) * 0.002)),
+                Grammar.digits(4, 8),
+            )
             for i in range(n)
         )
     )
@@ -83,17 +91,21 @@ async def main(counts: list[int]) -> None:
         f"real-time factor per stream (digits grammar, one thread): {factor:.3f}"
         f"  -> ~{1 / factor:.0f} streams per core by CPU"
     )
-    print(f"{'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'overload':>9} {'cpu s':>7}")
-    for n in counts:
-        lat, over, cpu = await concurrent(n)
-        if not lat:
-            print(f"{n:>8} {'-':>8} {'-':>8} {'-':>8} {over:>9} {cpu:>7.1f}")
-            continue
-        q = statistics.quantiles(lat, n=20) if len(lat) > 1 else lat * 19
-        print(
-            f"{n:>8} {statistics.median(lat):>8.0f} {q[18]:>8.0f} {max(lat):>8.0f}"
-            f" {over:>9} {cpu:>7.1f}"
-        )
+    print(
+        f"{'onsets':>12} {'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
+        f" {'overload':>9} {'cpu s':>7}"
+    )
+    for spread, label in ((0.0, "together"), (4.0, "over 4 s")):
+        for n in counts:
+            lat, over, cpu = await concurrent(n, spread)
+            if not lat:
+                print(f"{label:>12} {n:>8} {'-':>8} {'-':>8} {'-':>8} {over:>9} {cpu:>7.1f}")
+                continue
+            q = statistics.quantiles(lat, n=20, method="inclusive") if len(lat) > 1 else lat * 19
+            print(
+                f"{label:>12} {n:>8} {statistics.median(lat):>8.0f} {q[18]:>8.0f}"
+                f" {max(lat):>8.0f} {over:>9} {cpu:>7.1f}"
+            )
 
 
 if __name__ == "__main__":
