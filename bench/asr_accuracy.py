@@ -44,15 +44,32 @@ async def main(n_strings: int) -> None:
     speech = SpeechService(workers=2)
     await speech.start()
 
-    async def hear(pcm: np.ndarray, grammar: Grammar, language: str = "en") -> str:
+    #: grammar -> [(right?, confidence, truth among the alternatives?)]
+    scored: dict[str, list[tuple[bool, float, bool]]] = {}
+    chatter_confidence: dict[str, list[float]] = {}
+
+    def oog(grammar: str) -> float:
+        values = chatter_confidence.get(grammar, [])
+        return sum(values) / max(len(values), 1)
+
+    async def hear(
+        pcm: np.ndarray, grammar: Grammar, language: str = "en", truth: str | None = None
+    ) -> str:
         heard = await speech.recognize(
             aiter_frames(pcm), grammar, language=language, max_backlog=None
         )
+        if truth == "-":
+            chatter_confidence.setdefault(grammar.name, []).append(heard.confidence)
+        if truth is not None and language == "en":
+            alternatives = {grammar.interpret(a, language) for a in heard.alternatives}
+            scored.setdefault(grammar.name, []).append(
+                (heard.value == truth, heard.confidence, truth in alternatives)
+            )
         return heard.value or ""
 
     rows: list[tuple[str, str, str, int, int]] = []
     digits = {d: read_wav(SOUNDS / f"digits/{d}.wav") for d in "0123456789"}
-    ok = sum([await hear(digits[d], Grammar.digits()) == d for d in digits])
+    ok = sum([await hear(digits[d], Grammar.digits(), truth=d) == d for d in digits])
     rows.append(("pocketsphinx", "digits", "single digits (Asterisk, human)", ok, 10))
     rng = random.Random(4)
     for length in (4, 6, 8):
@@ -60,7 +77,7 @@ async def main(n_strings: int) -> None:
         for _ in range(n_strings):
             s = "".join(rng.choice("0123456789") for _ in range(length))
             pcm = join([digits[d] for d in s], gap=0.3)
-            ok += await hear(pcm, Grammar.digits(4, 8)) == s
+            ok += await hear(pcm, Grammar.digits(4, 8), truth=s) == s
         rows.append(
             ("pocketsphinx", "digits", f"{length}-digit strings exact (human)", ok, n_strings)
         )
@@ -69,7 +86,7 @@ async def main(n_strings: int) -> None:
     ok = total = 0
     for voice in ("en-us", "en", "en-us+f3"):
         for word, value in [(w, "yes") for w in yes] + [(w, "no") for w in no]:
-            ok += await hear(espeak(word, voice), Grammar.yesno()) == value
+            ok += await hear(espeak(word, voice), Grammar.yesno(), truth=value) == value
             total += 1
     rows.append(("pocketsphinx", "yesno", "yes/no synonyms (espeak, 3 voices, G.711)", ok, total))
     vm_no = read_wav(SOUNDS / "vm-no.wav")
@@ -92,7 +109,7 @@ async def main(n_strings: int) -> None:
     for intent, phrases in menu.items():
         for p in phrases:
             for voice in ("en-us", "en"):
-                ok += await hear(espeak(p, voice), Grammar.phrases(menu)) == intent
+                ok += await hear(espeak(p, voice), Grammar.phrases(menu), truth=intent) == intent
                 total += 1
     rows.append(("pocketsphinx", "phrases", "menu phrases (espeak, G.711)", ok, total))
     transcripts = {
@@ -117,6 +134,12 @@ async def main(n_strings: int) -> None:
             words,
         )
     )
+    # out-of-grammar speech: any "match" is wrong, only a low confidence can save the IVR
+    chatter = ["hello there how are you", "banana", "the weather is nice today", "call me later"]
+    for text in chatter:
+        for voice in ("en-us", "en-us+f3"):
+            await hear(espeak(text, voice), Grammar.yesno(), truth="-")
+            await hear(espeak(text, voice), Grammar.digits(4, 8), truth="-")
     ko = {"3": "삼", "5": "오", "2": "이", "1": "일", "4": "사", "0": "영"}
     ok = 0
     for d, w in ko.items():
@@ -126,6 +149,22 @@ async def main(n_strings: int) -> None:
     print(f"{'engine':<14}{'grammar':<9}{'set':<52}{'result':>14}")
     for engine, grammar, name, a, b in rows:
         print(f"{engine:<14}{grammar:<9}{name:<52}{a:>5}/{b:<4}{100 * a / max(b, 1):5.1f}%")
+    print()
+    print("pocketsphinx confidence (the sets above): mean over right and wrong results,")
+    print("and how often the truth is among the alternatives of a wrong result")
+    print(f"{'grammar':<9}{'right':>7}{'conf':>7}{'wrong':>7}{'conf':>7}{'truth in alts':>15}")
+    print("(wrong includes 8 out-of-grammar phrases per grammar: mean confidence of those")
+    print(f" yes/no {oog('yesno'):.2f}, digits {oog('digits'):.2f})")
+    for grammar, results in scored.items():
+        right = [c for ok, c, _ in results if ok]
+        wrong = [(c, alt) for ok, c, alt in results if not ok]
+        mean_right = sum(right) / len(right) if right else float("nan")
+        mean_wrong = sum(c for c, _ in wrong) / len(wrong) if wrong else float("nan")
+        in_alts = sum(alt for _, alt in wrong)
+        print(
+            f"{grammar:<9}{len(right):>7}{mean_right:>7.2f}{len(wrong):>7}{mean_wrong:>7.2f}"
+            f"{in_alts:>9}/{len(wrong)}"
+        )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ def yesno_set() -> list[tuple[str, np.ndarray]]:
 
 
 oks: list[float] = []
+alts: list[tuple[str, str, tuple[str, ...]]] = []
 
 
 async def score(
@@ -93,6 +94,7 @@ async def score(
             oks.append(heard.confidence)
         else:
             misses.append((ref, heard.value or f"<{heard.text}>", heard.confidence))
+            alts.append((ref, heard.text, heard.alternatives))
 
     await asyncio.gather(*(one(r, p) for r, p in items))
     return ok, misses
@@ -160,6 +162,8 @@ async def main(which: str, options: dict[str, Any]) -> None:
         wrong = [-1000 * math.log(max(c, 1e-300)) for _, _, c in misses]
         print("         badness ok:", [round(b, 2) for b in sorted(bad)])
         print("         badness wrong:", [round(b, 2) for b in sorted(wrong)])
+        print("         alternatives of wrong:", alts)
+        alts.clear()
     await speech.stop()
 
 

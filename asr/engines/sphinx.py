@@ -15,6 +15,7 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pocketsphinx
 from ..bandwidth import BandwidthExtender, Model, default_model
 from ..grammar import Grammar
 from ..heard import Hypothesis
+from ..words import digit_words
 from .base import Engine, Pool, Recognizer
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,10 @@ FREE_DECODER: dict[str, Any] = {}
 #: the logistic mapping `badness` to confidence: 0.5 at CONF_CENTER, its slope CONF_SCALE
 CONF_CENTER = 4.3
 CONF_SCALE = 0.3
+#: below this confidence a second pass looks for the runner-up (Heard.alternatives)
+ALTERNATIVES_BELOW = 0.5
+#: samples per pocketsphinx frame (10 ms at 16 kHz)
+FRAME_SAMPLES = 160
 #: digit strings: a lower phone insertion penalty (pip < 1 charges each phone; the long
 #: "zero one" path otherwise beats a short "two") and a quieter, less bright synthetic
 #: 4-8 kHz band (absolute gain dB, tilt dB), fitted on bench/asr_tune.py's tuning split:
@@ -128,10 +134,19 @@ class SphinxRecognizer(Recognizer):
     """
 
     def __init__(
-        self, pooled: _Decoder, search: str, bandwidth: Model | None, kind: str = "grammar"
+        self,
+        pooled: _Decoder,
+        search: str,
+        bandwidth: Model | None,
+        kind: str = "grammar",
+        rival: Callable[[str, bool], str | None] | None = None,
     ) -> None:
         super().__init__(16000)
         self.kind = kind
+        self.search = search
+        #: (words to exclude, whole utterance?) -> a compiled search without them
+        self._rival = rival
+        self._audio: list[np.ndarray] = []  # what the search has seen, for a second pass
         self.pooled = pooled
         self.decoder = decoder = pooled.decoder
         decoder.activate_search(search)
@@ -157,6 +172,11 @@ class SphinxRecognizer(Recognizer):
             self._start()
         # a backlog can arrive as one long block; pocketsphinx's live CMN crashes on some
         # long buffers (seen with 5 s), so it gets at most FEED_SAMPLES at a time
+        self._search(pcm)
+
+    def _search(self, pcm: np.ndarray) -> None:
+        if not self.free:
+            self._audio.append(pcm)
         for at in range(0, len(pcm), FEED_SAMPLES):
             self.decoder.process_raw(pcm[at : at + FEED_SAMPLES].tobytes(), False, False)
 
@@ -174,7 +194,7 @@ class SphinxRecognizer(Recognizer):
         decoder.start_utt()
         self._open = True
         if len(held):
-            decoder.process_raw(held.tobytes(), False, False)
+            self._search(held)
 
     def partial(self) -> str:
         if not self._open:
@@ -194,7 +214,58 @@ class SphinxRecognizer(Recognizer):
             return Hypothesis("")
         if self.free:
             return Hypothesis(hyp.hypstr, _lattice_confidence(self.decoder, hyp))
-        return Hypothesis(hyp.hypstr, confidence(badness(self.decoder.seg())))
+        segments = [
+            (seg.word, seg.start_frame, seg.end_frame, seg.ascore) for seg in self.decoder.seg()
+        ]
+        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
+        sure = confidence(badness(segments)) * (1.0 - _unexplained(audio, segments))
+        alternatives: tuple[str, ...] = ()
+        if sure < ALTERNATIVES_BELOW and self._rival is not None:
+            alternative = self._second_best(hyp.hypstr, segments, audio)
+            alternatives = (alternative,) if alternative else ()
+        self._audio = []
+        return Hypothesis(hyp.hypstr, sure, alternatives)
+
+    def _second_best(
+        self, text: str, segments: list[tuple[str, int, int, float]], audio: np.ndarray
+    ) -> str:
+        """The grammar's best answer without the one heard, searched again over the audio.
+
+        Digits: only the least certain word is searched again (its frames plus a margin)
+        against the digits of other values; other grammars: the whole utterance against the
+        other items. A few hundred ms of audio: ~10 ms, and only for doubtful results.
+        """
+        assert self._rival is not None
+        words = [w for w in segments if not _filler(w[0])]
+        if not words or not len(audio):
+            return ""
+        if self.kind == "digits":
+            worst = max(words, key=_word_badness)
+            search = self._rival(_base(worst[0]), False)
+            margin = 10 * FRAME_SAMPLES
+            first = max(0, worst[1] * FRAME_SAMPLES - margin)
+            span = audio[first : (worst[2] + 1) * FRAME_SAMPLES + margin]
+        else:
+            worst = None
+            search = self._rival(text, True)
+            span = audio
+        if search is None:
+            return ""
+        decoder = self.decoder
+        decoder.activate_search(search)
+        try:
+            decoder.start_utt()
+            for at in range(0, len(span), FEED_SAMPLES):
+                decoder.process_raw(span[at : at + FEED_SAMPLES].tobytes(), False, False)
+            decoder.end_utt()
+            hyp = decoder.hyp()
+        finally:
+            decoder.activate_search(self.search)
+        other = hyp.hypstr if hyp is not None else ""
+        if not other or worst is None:
+            return other
+        replaced = [other if w is worst else _base(w[0]) for w in words]
+        return " ".join(replaced)
 
     def close(self) -> None:
         if self._open:
@@ -202,7 +273,43 @@ class SphinxRecognizer(Recognizer):
             self._open = False
 
 
-def badness(segments: Any) -> float:
+def _filler(word: str) -> bool:
+    return word.startswith(("<", "[", "(", "+"))
+
+
+def _base(word: str) -> str:
+    """``zero(2)`` -> ``zero`` (the dictionary marks alternate pronunciations)."""
+    return word.split("(", 1)[0]
+
+
+def _word_badness(seg: tuple[str, int, int, float]) -> float:
+    frames = seg[2] - seg[1] + 1
+    return -math.log(max(seg[3], 1e-300)) / max(frames, 1) * 1000
+
+
+def _unexplained(audio: np.ndarray, segments: list[tuple[str, int, int, float]]) -> float:
+    """A penalty in [0, 1] for speech the grammar explained as silence or noise.
+
+    A grammar path may cover "hello, how are you" with one well-fitting "no" and let the
+    silence model absorb the rest; the per-frame scores then look fine. So: of the frames
+    within 20 dB of the loudest, the share under filler segments; up to 15% is normal
+    (word edges, breaths), 50% or more means the answer explains too little to trust.
+    """
+    n = len(audio) // FRAME_SAMPLES
+    if n == 0:
+        return 0.0
+    frames = audio[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
+    level = 10 * np.log10((frames**2).mean(axis=1) + 1.0)
+    loud = level > level.max() - 20.0
+    covered = np.zeros(n, dtype=bool)
+    for word, start, end, _ in segments:
+        if not _filler(word) and start >= 0:
+            covered[start : end + 1] = True
+    share = float((loud & ~covered[:n]).sum()) / max(int(loud.sum()), 1)
+    return float(np.clip((share - 0.15) / 0.35, 0.0, 1.0))
+
+
+def badness(segments: list[tuple[str, int, int, float]]) -> float:
     """How far the worst word of the best path is from the best-scoring senones, per frame.
 
     The search scores every frame relative to its best senone, so a word's acoustic score
@@ -211,15 +318,7 @@ def badness(segments: Any) -> float:
     forced a word onto sound that fits something else (or no speech at all). This is the
     garbage-model posterior of the literature at no extra search cost.
     """
-    worst = 0.0
-    for seg in segments:
-        word = seg.word
-        if word.startswith(("<", "[", "(", "+")):
-            continue
-        frames = seg.end_frame - seg.start_frame + 1
-        if frames > 0:
-            worst = max(worst, -math.log(max(seg.ascore, 1e-300)) / frames * 1000)
-    return worst
+    return max((_word_badness(s) for s in segments if not _filler(s[0])), default=0.0)
 
 
 def confidence(bad: float) -> float:
@@ -229,6 +328,31 @@ def confidence(bad: float) -> float:
 
 def _lattice_confidence(decoder: Any, hyp: Any) -> float:
     return min(1.0, math.exp(max(-700.0, decoder.logmath.log_to_ln(hyp.prob))))
+
+
+def _rival_search(
+    pooled: _Decoder, grammar: Grammar, language: str, heard: str, whole: bool
+) -> str | None:
+    """A search (compiled once per decoder) for one item of ``grammar`` whose value differs
+    from that of ``heard``: a whole phrase when ``whole``, else a single digit word."""
+    decoder = pooled.decoder
+    if grammar.name == "digits" and not whole:
+        table = digit_words(language)
+        value = table.get(heard)
+        items = [p for p in grammar.phrase_list(language) if table.get(p) != value]
+    else:
+        value = grammar.interpret(heard, language)
+        phrases = grammar.phrase_list(language)
+        items = [p for p in phrases if grammar.interpret(p, language) != value]
+    items = [p for p in items if all(decoder.lookup_word(w) is not None for w in p.split())]
+    if not items:
+        return None
+    name = f"{grammar.key()}~{value if whole else heard}"
+    if name not in pooled.searches:
+        text = f"#JSGF V1.0;\ngrammar r;\npublic <utt> = {' | '.join(items)};\n"
+        decoder.add_jsgf_string(name, text)
+        pooled.searches.add(name)
+    return name
 
 
 class SphinxEngine(Engine):
@@ -298,7 +422,13 @@ class SphinxEngine(Engine):
                 decoder.add_jsgf_string(search, jsgf(grammar, language, known))
             pooled.searches.add(search)
         bandwidth = self.digits_bandwidth if kind == "digits" else self.bandwidth
-        return SphinxRecognizer(pooled, search, bandwidth, kind)
+        rival = None
+        if grammar.name != "free":
+
+            def rival(excluded: str, whole: bool) -> str | None:
+                return _rival_search(pooled, grammar, language, excluded, whole)
+
+        return SphinxRecognizer(pooled, search, bandwidth, kind, rival)
 
     def release(self, recognizer: Recognizer) -> None:
         assert isinstance(recognizer, SphinxRecognizer)
