@@ -30,6 +30,48 @@ def espeak(text: str, voice: str = "en-us", rate: int = 130) -> np.ndarray:
         return through_g711(read_wav(wav))
 
 
+#: prompts holding a yes/no word that a pause (or the end) separates from what follows:
+#: prompt -> (transcript, word, value). Words run into the next one ("no more messages",
+#: "if this is correct, press") are left out: a cut there carries the next word's onset.
+CUTS = {
+    "vm-incorrect": ("login incorrect", "incorrect", "no"),
+    "vm-incorrect-mailbox": ("login incorrect mailbox", "incorrect", "no"),
+    "agent-incorrect": (
+        "login incorrect please enter your agent number followed by the pound key",
+        "incorrect",
+        "no",
+    ),
+}
+
+
+def cut_word(name: str, transcript: str, word: str) -> np.ndarray:
+    """``word`` cut out of an Asterisk prompt at the bounds a forced alignment gives."""
+    import os
+
+    import pocketsphinx
+
+    from asr.bandwidth import BandwidthExtender
+    from asr.engines import sphinx
+    from media.codecs.resample import resample
+
+    pcm = read_wav(SOUNDS / f"{name}.wav")
+    wide = resample(pcm, 8000, 16000)
+    extender = BandwidthExtender()
+    wide = np.concatenate([extender.process(wide), extender.flush()])
+    config = pocketsphinx.Config(hmm=str(sphinx.model_dir({})), lm=None, logfn=os.devnull)
+    decoder = pocketsphinx.Decoder(config)
+    decoder.set_align_text(transcript)
+    decoder.start_utt()
+    decoder.process_raw(wide.tobytes(), False, True)
+    decoder.end_utt()
+    segments = list(decoder.seg())
+    at = next(i for i, s in enumerate(segments) if s.word.split("(")[0] == word)
+    following = segments[at + 1].word if at + 1 < len(segments) else "</s>"
+    assert following in ("<sil>", "</s>"), f"{name}: {word} runs into {following}"
+    start, end = segments[at].start_frame * 80, (segments[at].end_frame + 1) * 80  # 10 ms
+    return pcm[max(0, start - 240) : end + 240]
+
+
 def wer(ref: str, hyp: str) -> tuple[int, int]:
     r, h = ref.split(), hyp.split()
     d = list(range(len(h) + 1))
@@ -97,6 +139,19 @@ async def main(n_strings: int) -> None:
             "'no' (Asterisk vm-no, human)",
             int(await hear(vm_no, Grammar.yesno()) == "no"),
             1,
+        )
+    )
+    ok = 0
+    for name, (transcript, word, value) in CUTS.items():
+        pcm = cut_word(name, transcript, word)
+        ok += await hear(pcm, Grammar.yesno(), truth=value) == value
+    rows.append(
+        (
+            "pocketsphinx",
+            "yesno",
+            "'incorrect' cut from Asterisk prompts (human)",
+            ok,
+            len(CUTS),
         )
     )
     menu = {
