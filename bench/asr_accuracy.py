@@ -123,6 +123,16 @@ async def main(n_strings: int) -> None:
         rows.append(
             ("pocketsphinx", "digits", f"{length}-digit strings exact (human)", ok, n_strings)
         )
+    # the same 4-digit strings when the prompt knows the length (a PIN): Grammar.digits(4, 4)
+    rng = random.Random(4)
+    ok = 0
+    for _ in range(n_strings):
+        s = "".join(rng.choice("0123456789") for _ in range(4))
+        pcm = join([digits[d] for d in s], gap=0.3)
+        ok += await hear(pcm, Grammar.digits(4, 4), truth=s) == s
+    rows.append(
+        ("pocketsphinx", "digits", "4-digit strings, grammar of exactly 4 (human)", ok, n_strings)
+    )
     yes = ["yes", "yeah", "yep", "correct", "sure", "that is right"]
     no = ["no", "nope", "wrong", "incorrect", "no thanks"]
     ok = total = 0

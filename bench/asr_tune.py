@@ -118,6 +118,9 @@ async def main(which: str, options: dict[str, Any]) -> None:
         sphinx.CMN_PROBE_S = float(options.pop("cmn_s"))
     if options.pop("log", 0):
         sphinx.LOGFN = "/tmp/asrdbg/ps.log"
+    exact = bool(options.pop("exact", 0))
+    if "lengths" in options:
+        sphinx.DIGIT_LENGTHS = bool(options.pop("lengths"))
     if "min_batch" in options:
         from asr import stream
 
@@ -146,7 +149,8 @@ async def main(which: str, options: dict[str, Any]) -> None:
         if which not in (name, "all") and not (which == "digits" and name != "yesno"):
             continue
         items = build()
-        grammar = Grammar.yesno() if name == "yesno" else Grammar.digits(4, 8)
+        grammar = Grammar.digits(4, 4) if exact else Grammar.digits(4, 8)
+        grammar = Grammar.yesno() if name == "yesno" else grammar
         ok, misses = await score(speech, items, grammar)
         confusions: collections.Counter[str] = collections.Counter()
         for ref, hyp, _ in misses:

@@ -63,6 +63,8 @@ FRAME_SAMPLES = 160
 #: which suit yes/no better (tuning split 100% vs 88%).
 DIGITS_DECODER: dict[str, Any] = {"pip": 0.3}
 DIGITS_BANDWIDTH = (-3.0, -3.0)
+#: digit grammars spell out their length bounds (see _digit_rule)
+DIGIT_LENGTHS = True
 #: JSGF weights of digit words (1.0 when absent)
 WEIGHTS: dict[str, float] = {}
 
@@ -94,6 +96,23 @@ def _model_dir(front_end: dict[str, str]) -> Path:
     return target
 
 
+def _digit_rule(min_len: int, max_len: int) -> str:
+    """Exactly ``min_len`` to ``max_len`` digit words (a loop would let the search insert or
+    drop a word where the length is known: a 4-digit PIN cannot be heard as 3 digits)."""
+    if not DIGIT_LENGTHS or (min_len == 1 and max_len >= 16):  # the default: any length
+        return "<item>+"
+    optional = ""
+    for _ in range(max_len - min_len):
+        optional = f"[<item> {optional}]".replace(" ]", "]")
+    return " ".join(["<item>"] * min_len + ([optional] if optional else []))
+
+
+def search_key(grammar: Grammar) -> str:
+    if grammar.name == "digits" and DIGIT_LENGTHS:
+        return f"digits:{grammar.min_len}-{grammar.max_len}"
+    return grammar.key()
+
+
 def jsgf(grammar: Grammar, language: str, known: set[str] | None = None) -> str:
     """The JSGF text of ``grammar`` (phrases with words outside the dictionary dropped)."""
     phrases = grammar.phrase_list(language)
@@ -110,7 +129,7 @@ def jsgf(grammar: Grammar, language: str, known: set[str] | None = None) -> str:
         items = " | ".join(f"/{weights.get(p, 1.0):g}/ {p}" for p in phrases)
     else:
         items = " | ".join(phrases) or "<VOID>"
-    rule = "<item>+" if grammar.name == "digits" else "<item>"
+    rule = _digit_rule(grammar.min_len, grammar.max_len) if grammar.name == "digits" else "<item>"
     return f"#JSGF V1.0;\ngrammar g;\npublic <utt> = {rule};\n<item> = {items};\n"
 
 
@@ -408,7 +427,7 @@ class SphinxEngine(Engine):
     def acquire(self, grammar: Grammar, language: str) -> Recognizer:
         kind = self._kind(grammar)
         pooled: Any = self._pools[kind].get()
-        decoder, search = pooled.decoder, grammar.key()
+        decoder, search = pooled.decoder, search_key(grammar)
         if search not in pooled.searches:
             if grammar.name == "free":
                 decoder.add_lm_file(search, str(MODEL / "en-us.lm.bin"))

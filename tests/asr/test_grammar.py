@@ -59,6 +59,8 @@ def test_parse_cli_forms() -> None:
 def test_jsgf_and_vosk_phrase_list() -> None:
     text = jsgf(Grammar.digits(), "en")
     assert "public <utt> = <item>+;" in text and "| oh |" in text
+    bounded = jsgf(Grammar.digits(4, 6), "en")
+    assert "public <utt> = <item> <item> <item> <item> [<item> [<item>]];" in bounded
     yesno = jsgf(Grammar.yesno(), "en", known={"yes", "no"})
     assert "<item> = yes | no;" in yesno  # phrases with words outside the dictionary dropped
     phrases = json.loads(phrase_json(Grammar.digits(), "ko") or "[]")
