@@ -143,6 +143,7 @@ class BandwidthExtender:
         self._gain = 10.0 ** ((self.model.gain_db + tilt) / 20.0)
         self._rng = np.random.default_rng(seed)
         self._bins = high_bins()
+        self._nbins = sum(len(b) for b in self._bins)
         self._norm = window() / ((window() ** 2).sum() / HOP)  # Hann^2 overlap-adds to a constant
         self._x = np.zeros(0)  # input from sample `_x0` on (dry signal + analysis buffer)
         self._x0 = 0
@@ -212,7 +213,12 @@ class BandwidthExtender:
     def _synthesize(self, predicted: np.ndarray) -> np.ndarray:
         spec = np.zeros((len(predicted), NFFT // 2 + 1), dtype=np.complex128)
         amp = np.sqrt(np.exp(predicted)) * self._gain[: predicted.shape[1]]
+        # one row of phases per frame, drawn frame after frame: the noise (and so what the
+        # recognizer hears) does not depend on how the stream was cut into calls
+        phases = self._rng.uniform(0, 2 * np.pi, (len(predicted), self._nbins))
+        at = 0
         for j, bins in enumerate(self._bins):
-            phase = self._rng.uniform(0, 2 * np.pi, (len(predicted), len(bins)))
+            phase = phases[:, at : at + len(bins)]
+            at += len(bins)
             spec[:, bins] = amp[:, j : j + 1] * np.exp(1j * phase)
         return np.asarray(np.fft.irfft(spec, NFFT)[:, :WIN] * self._norm)

@@ -39,7 +39,9 @@ NARROWBAND: dict[str, str] = {}
 PREWARM = 4
 #: seconds of audio (pre-roll + speech) whose cepstral mean normalises the utterance
 CMN_PROBE_S = 1.0
-#: the longest block handed to pocketsphinx in one call (0.5 s)
+#: the block handed to pocketsphinx per call (100 ms; see SphinxRecognizer._search)
+BLOCK_SAMPLES = 1600
+#: the longest block of the second pass (pocketsphinx's live CMN crashed on 5 s blocks)
 FEED_SAMPLES = 8000
 #: the mean used when an utterance is too short to measure one
 CMN_INIT = "40,3,-1,0,0,0,0,0,0,0,0,0,0"
@@ -174,6 +176,7 @@ class SphinxRecognizer(Recognizer):
         self._held: list[np.ndarray] = []
         self._held_samples = 0
         self._open = False  # the utterance (with its measured CMN) is being searched
+        self._carry = np.zeros(0, dtype=np.int16)  # less than a block, for the next call
 
     def decode(self, pcm: np.ndarray) -> None:
         if self._extender is not None:
@@ -189,15 +192,19 @@ class SphinxRecognizer(Recognizer):
                 return
             pcm = pcm[need:]
             self._start()
-        # a backlog can arrive as one long block; pocketsphinx's live CMN crashes on some
-        # long buffers (seen with 5 s), so it gets at most FEED_SAMPLES at a time
         self._search(pcm)
 
     def _search(self, pcm: np.ndarray) -> None:
         if not self.free:
             self._audio.append(pcm)
-        for at in range(0, len(pcm), FEED_SAMPLES):
-            self.decoder.process_raw(pcm[at : at + FEED_SAMPLES].tobytes(), False, False)
+        # pocketsphinx's live CMN moves once per process_raw call, so results would depend
+        # on how the worker happened to batch frames: feed fixed BLOCK_SAMPLES blocks
+        if len(self._carry):
+            pcm = np.concatenate([self._carry, pcm])
+        whole = len(pcm) - len(pcm) % BLOCK_SAMPLES
+        self._carry = pcm[whole:]
+        for at in range(0, whole, BLOCK_SAMPLES):
+            self.decoder.process_raw(pcm[at : at + BLOCK_SAMPLES].tobytes(), False, False)
 
     def _start(self) -> None:
         held = np.concatenate(self._held) if self._held else np.zeros(0, dtype=np.int16)
@@ -226,6 +233,9 @@ class SphinxRecognizer(Recognizer):
             self._feed(self._extender.flush())
         if not self._open:
             self._start()
+        if len(self._carry):
+            self.decoder.process_raw(self._carry.tobytes(), False, False)
+            self._carry = self._carry[:0]
         self.decoder.end_utt()
         self._open = False
         hyp = self.decoder.hyp()
