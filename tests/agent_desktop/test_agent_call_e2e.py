@@ -24,7 +24,7 @@ import copy
 import dataclasses
 import math
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ from hotline.app import Hotline
 from hotline.config import Config
 from ivr.demo import DEMO_FLOW_NAME, demo_flow_doc
 from ivr.store import FlowStore
-from media.webrtc import use_host_addresses
 from tests.agent_desktop.chromium import (
     AGENT_HZ,
     CALLER_HZ,
@@ -53,7 +52,6 @@ from tests.agent_desktop.chromium import (
     agent_hears,
     chromium_args,
     goertzel_ratio,
-    loopback_namespace,
     sign_in,
     write_tone,
 )
@@ -81,16 +79,6 @@ def open_all_week(doc: dict[str, Any]) -> dict[str, Any]:
             node["rules"][0]["when"]["weekly"] = {day: ["00:00-24:00"] for day in days}
             node["rules"][0]["when"]["holidays"] = []
     return doc
-
-
-@pytest.fixture
-def netns() -> Iterator[None]:
-    with loopback_namespace():
-        use_host_addresses(["127.0.0.1"])
-        try:
-            yield
-        finally:
-            use_host_addresses(None)
 
 
 @pytest.fixture

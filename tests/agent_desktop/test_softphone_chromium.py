@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import re
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from agent_desktop.api import add_api
 from agent_desktop.desktop import add_desktop
 from hotline.store import Store
 from media.call import Call
-from media.webrtc import use_host_addresses
 from routing.contract import QueueRequest
 from routing.demo import seed_routing_demo
 from routing.service import RoutingService
@@ -38,7 +37,6 @@ from tests.agent_desktop.chromium import (
     agent_hears,
     caller_hears,
     chromium_args,
-    loopback_namespace,
     sign_in,
     write_tone,
 )
@@ -67,16 +65,6 @@ PENDING = {**POP, "status": "pending", "caller": {"number": "+48601000002", "nam
 CONTEXT = {"ivr_path": ["welcome", "menu", "orders"],
            "inputs": [{"kind": "speech", "text": "where is my order"},
                       {"kind": "dtmf", "text": "100234"}]}  # fmt: skip
-
-
-@pytest.fixture
-def netns() -> Iterator[None]:
-    with loopback_namespace():
-        use_host_addresses(["127.0.0.1"])
-        try:
-            yield
-        finally:
-            use_host_addresses(None)
 
 
 class SlowCrm:

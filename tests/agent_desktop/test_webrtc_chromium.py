@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from playwright.async_api import Page, async_playwright
 
 from media.codecs import get_codec
 from media.prompts.player import Player
-from media.webrtc import AgentMedia, use_host_addresses
+from media.webrtc import AgentMedia
 from tests.agent_desktop.chromium import (
     AGENT_HZ,
     CALLER_HZ,
@@ -34,7 +34,6 @@ from tests.agent_desktop.chromium import (
     caller_hears,
     chromium_args,
     goertzel_ratio,
-    loopback_namespace,
     tone_frames,
     write_tone,
 )
@@ -53,16 +52,6 @@ window.startAudio = () => audio.start(async offer => (await fetch('/offer',
   {method: 'POST', body: JSON.stringify(offer)})).json());
 window.harnessReady = true;
 </script>"""
-
-
-@pytest.fixture
-def netns() -> Iterator[None]:
-    with loopback_namespace():
-        use_host_addresses(["127.0.0.1"])
-        try:
-            yield
-        finally:
-            use_host_addresses(None)
 
 
 @pytest.fixture
