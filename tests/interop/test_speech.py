@@ -274,16 +274,16 @@ async def test_barge_in_stops_the_prompt_within_200_ms_of_speech_onset(
 class Counting:
     """Counts the decoders an engine hands out and gets back (wraps its acquire/release)."""
 
-    def __init__(self, engine: Engine, monkeypatch: pytest.MonkeyPatch, slow_s: float = 0.0):
+    def __init__(self, engine: Engine, monkeypatch: pytest.MonkeyPatch, slowness: float = 0.0):
         self.acquired = 0
         self.released = 0
-        self.slow_s = slow_s
+        self.slowness = slowness
         acquire, release = engine.acquire, engine.release
 
         def counted_acquire(grammar: Grammar, language: str) -> Recognizer:
             recognizer = acquire(grammar, language)
             self.acquired += 1
-            if self.slow_s:
+            if self.slowness:
                 self._slow_down(recognizer)
             return recognizer
 
@@ -295,14 +295,17 @@ class Counting:
         monkeypatch.setattr(engine, "release", counted_release)
 
     def _slow_down(self, recognizer: Recognizer) -> None:
-        """A decoder that takes ``slow_s`` per 20 ms frame, in its worker thread."""
-        decode = recognizer.decode
+        """A decoder ``slowness`` times slower than real time, in its worker thread.
 
-        def slow_decode(pcm: np.ndarray) -> None:
-            time.sleep(self.slow_s)
-            decode(pcm)
+        The delay is per second of audio, whatever batches the stream hands over.
+        """
+        accept = recognizer.accept
 
-        recognizer.decode = slow_decode  # type: ignore[method-assign]
+        def slow_accept(frames: np.ndarray) -> None:
+            time.sleep(self.slowness * len(frames) / 8000)
+            accept(frames)
+
+        recognizer.accept = slow_accept  # type: ignore[method-assign]
 
     @property
     def out(self) -> int:
@@ -419,8 +422,8 @@ async def test_a_slow_decoder_ends_as_nomatch_and_other_calls_keep_their_clock(
     async with speech_server(hotline_config, make) as hotline:
         engine = speech_of(hotline).engine("en")
         assert engine is not None
-        # 50 ms per 20 ms frame: 2.5x slower than real time, on every speech call
-        counting = Counting(engine, monkeypatch, slow_s=0.05)
+        # 2.5x slower than real time, on every speech call
+        counting = Counting(engine, monkeypatch, slowness=2.5)
         assert hotline.sip is not None
         before = dict(hotline.sip.status()["media"])
         target = f"127.0.0.1:{hotline.config.sip_port}"
