@@ -60,7 +60,8 @@ VadEvent = SpeechStarted | SpeechEnded | NoInput
 
 def frame_dbfs(frame: np.ndarray) -> float:
     """Frame energy in dB relative to a full-scale square wave."""
-    power = float(np.dot(frame.astype(np.float32), frame.astype(np.float32))) / max(len(frame), 1)
+    samples = frame.astype(np.float32)  # int16 squares would overflow
+    power = float(np.dot(samples, samples)) / max(len(frame), 1)
     return 10 * math.log10(power / 32768.0**2 + 1e-12)
 
 

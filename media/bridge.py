@@ -15,20 +15,30 @@ from collections import deque
 import numpy as np
 
 from .call import Call
+from .leg import SILENT_FRAME
 
 MAX_QUEUED = 5  # 100 ms: beyond this the far end is running fast; drop the oldest
 
 
 class LiveSource:
-    """A frame source fed by another leg's listener."""
+    """A bounded queue of 20 ms frames fed by another leg's listener.
 
-    def __init__(self) -> None:
-        self._frames: deque[np.ndarray] = deque(maxlen=MAX_QUEUED)
+    A :class:`media.leg.FrameSource` that never ends: an empty (or muted) queue plays
+    silence, so the leg keeps sending packets.  A full queue means the far end runs fast
+    (or the reader fell behind): the oldest frame goes, so the delay stays bounded.
+    """
+
+    def __init__(self, max_queued: int = MAX_QUEUED) -> None:
+        self._frames: deque[np.ndarray] = deque(maxlen=max_queued)
         self.muted = False
+        self.dropped = 0
 
     def push(self, frame: np.ndarray) -> None:
-        if not self.muted:
-            self._frames.append(frame)
+        if self.muted:
+            return
+        if len(self._frames) == self._frames.maxlen:
+            self.dropped += 1
+        self._frames.append(frame)
 
     def mute(self, muted: bool) -> None:
         """Stop (or resume) passing frames; muting drops what is queued, too."""
@@ -36,13 +46,14 @@ class LiveSource:
         if muted:
             self._frames.clear()
 
-    def next_frame(self) -> np.ndarray | None:
-        # An empty queue plays silence rather than ending the source.
-        return self._frames.popleft() if self._frames else _SILENCE
+    def clear(self) -> None:
+        self._frames.clear()
 
+    def __len__(self) -> int:
+        return len(self._frames)
 
-_SILENCE = np.zeros(160, dtype=np.int16)
-_SILENCE.flags.writeable = False  # shared by every bridge
+    def next_frame(self) -> np.ndarray:
+        return self._frames.popleft() if self._frames else SILENT_FRAME
 
 
 class CallBridge:

@@ -10,8 +10,6 @@ silence, so the leg keeps sending packets.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import numpy.typing as npt
 
@@ -23,49 +21,12 @@ PHONE_RATE = 8000
 WEBRTC_RATE = 48000
 PHONE_FRAME = 160  # 20 ms at 8 kHz
 WEBRTC_FRAME = 960  # 20 ms at 48 kHz
-MAX_QUEUED = 4  # 80 ms: more means the reader fell behind; drop the oldest
+#: frames queued each way (a media.bridge.LiveSource); 80 ms: more means the reader
+#: fell behind, and the oldest goes
+MAX_QUEUED = 4
 
-_SILENCE_8K = np.zeros(PHONE_FRAME, dtype=np.int16)
-_SILENCE_8K.flags.writeable = False
 _SILENCE_48K = np.zeros(WEBRTC_FRAME, dtype=np.int16)
 _SILENCE_48K.flags.writeable = False
-
-
-class FrameQueue:
-    """A bounded queue of 20 ms 8 kHz frames that plays silence when empty or muted.
-
-    It is a :class:`media.leg.FrameSource` (``next_frame`` never returns None, so the
-    leg never drops it) and its ``push`` can be a leg listener.
-    """
-
-    def __init__(self, max_queued: int = MAX_QUEUED) -> None:
-        self._frames: deque[Pcm] = deque(maxlen=max_queued)
-        self.muted = False
-        self.pushed = 0
-        self.dropped = 0
-
-    def push(self, frame: Pcm) -> None:
-        if self.muted:
-            return
-        if len(self._frames) == self._frames.maxlen:
-            self.dropped += 1
-        self._frames.append(frame)
-        self.pushed += 1
-
-    def mute(self, muted: bool) -> None:
-        """Pass silence instead of frames; muting drops what is queued, too."""
-        self.muted = muted
-        if muted:
-            self._frames.clear()
-
-    def clear(self) -> None:
-        self._frames.clear()
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-    def next_frame(self) -> Pcm:
-        return self._frames.popleft() if self._frames else _SILENCE_8K
 
 
 class Upsampler:

@@ -30,10 +30,11 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from media.bridge import LiveSource
 from media.call import Call
 from media.leg import FrameSource
 
-from .frames import Downsampler, FrameQueue
+from .frames import MAX_QUEUED, Downsampler
 from .tracks import CallerAudioTrack
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ class AgentMedia:
 
     def __init__(self, username: str) -> None:
         self.username = username
-        self.to_agent = FrameQueue()
-        self.to_caller = FrameQueue()
+        self.to_agent = LiveSource(MAX_QUEUED)
+        self.to_caller = LiveSource(MAX_QUEUED)
         self.figures = MediaFigures()
         self.call: Call | None = None
         self.held = False

@@ -2,7 +2,7 @@
 
 aiortc's sender awaits ``recv()`` in a loop, so the track paces itself: one 20 ms
 48 kHz frame per period on absolute deadlines (no drift), like aiortc's own
-``AudioStreamTrack``.  The frames come from a :class:`FrameQueue` that the caller's
+``AudioStreamTrack``.  The frames come from a :class:`~media.bridge.LiveSource` the caller's
 leg fills on the media engine's tick; both clocks are the loop's monotonic clock, so
 the queue stays a frame or two deep.  Between calls the track sends silence and does
 no resampling at all.
@@ -16,7 +16,9 @@ import fractions
 import av
 from aiortc import MediaStreamTrack
 
-from .frames import WEBRTC_FRAME, WEBRTC_RATE, FrameQueue, Upsampler
+from media.bridge import LiveSource
+
+from .frames import WEBRTC_FRAME, WEBRTC_RATE, Upsampler
 
 PERIOD = WEBRTC_FRAME / WEBRTC_RATE
 TIME_BASE = fractions.Fraction(1, WEBRTC_RATE)
@@ -28,7 +30,7 @@ class CallerAudioTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, source: FrameQueue) -> None:
+    def __init__(self, source: LiveSource) -> None:
         super().__init__()
         self.source = source
         #: True while a call is connected; otherwise silence is sent without resampling

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from media.bridge import LiveSource
 from media.webrtc.frames import (
     PHONE_FRAME,
     WEBRTC_FRAME,
     Downsampler,
-    FrameQueue,
     Upsampler,
 )
 from tests.agent_desktop.chromium import goertzel_ratio, tone_frames
@@ -43,7 +43,7 @@ def test_downsampler_follows_a_new_rate() -> None:
 
 
 def test_frame_queue_is_bounded_silent_when_empty_and_mutable() -> None:
-    queue = FrameQueue(max_queued=2)
+    queue = LiveSource(max_queued=2)
     assert not queue.next_frame().any()
     for level in (1, 2, 3):
         queue.push(np.full(PHONE_FRAME, level, dtype=np.int16))
