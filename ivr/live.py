@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from asr import Grammar
+from ivr.grammars import grammar_of
 from ivr.ports import Expect, Input, Prompts, QueueTicket, Recording, Utterance, utterances
 from ivr.turns import NoInputTimer
 from media.call import Call, Hangup
@@ -186,15 +188,8 @@ class LiveCall:
                 return False
         return True
 
-    def _grammar(self, expect: Expect) -> Any:
-        if self.speech is None or expect.grammar is None:
-            return None
-        asr = importlib.import_module("asr")
-        if expect.grammar == "phrases":
-            return asr.Grammar.phrases(expect.phrases)
-        if expect.grammar == "digits":
-            return asr.Grammar.digits(min_len=expect.min_len, max_len=expect.max_len)
-        return asr.Grammar.yesno() if expect.grammar == "yesno" else asr.Grammar.free()
+    def _grammar(self, expect: Expect) -> Grammar | None:
+        return grammar_of(expect) if self.speech is not None else None
 
     async def next_digit(self, timeout: float) -> Input:
         return self._took(_key_input(await self.call.next_event(timeout)))

@@ -14,7 +14,6 @@ answer (the prompt's timeout passes), ``{"dtmf": "..."}``, ``{"say": "..."}``,
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ivr.fakeclock import FakeClock
+from ivr.grammars import interpret
 from ivr.interpreter import Interpreter
 from ivr.ports import (
     Expect,
@@ -39,32 +39,6 @@ from ivr.schema import DTMF_KEYS, FlowDoc
 from ivr.validate import FlowError, validate
 
 SECONDS_PER_CHAR = 0.06  # TTS at ~165 words a minute
-_WORD_DIGITS = {
-    "zero": "0",
-    "oh": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "jeden": "1",
-    "dwa": "2",
-    "trzy": "3",
-    "cztery": "4",
-    "pięć": "5",
-    "sześć": "6",
-    "siedem": "7",
-    "osiem": "8",
-    "dziewięć": "9",
-}
-_YES = frozenset({"yes", "yeah", "yep", "correct", "tak"})
-_NO = frozenset({"no", "nope", "nie"})
-
-
 class ScriptError(ValueError):
     """A script step is not one of the forms in the module docstring."""
 
@@ -137,31 +111,8 @@ def _step_from_dict(index: int, raw: dict[str, Any]) -> Step:
 
 def match_speech(text: str, expect: Expect) -> Input:
     """What a recognizer with ``expect``'s grammar makes of ``text`` (simulated ASR)."""
-    words = re.findall(r"\w+", text.lower())
-    normal = " ".join(words)
-    if expect.grammar == "phrases":
-        best = max(
-            ((len(p), key) for key, ps in expect.phrases.items() for p in ps if _has(normal, p)),
-            default=None,
-        )
-        return Input("speech", best[1], text) if best else Input("nomatch", text=text)
-    if expect.grammar == "digits":
-        digits = "".join(_WORD_DIGITS.get(w, w if w.isdigit() else "") for w in words)
-        if expect.min_len <= len(digits) <= expect.max_len:
-            return Input("speech", digits, text)
-    if expect.grammar == "yesno":
-        if _YES & set(words):
-            return Input("speech", "yes", text)
-        if _NO & set(words):
-            return Input("speech", "no", text)
-    if expect.grammar == "free" and normal:
-        return Input("speech", normal, text)
-    return Input("nomatch", text=text)
-
-
-def _has(text: str, phrase: str) -> bool:
-    wanted = " ".join(re.findall(r"\w+", phrase.lower()))
-    return bool(wanted) and re.search(rf"\b{re.escape(wanted)}\b", text) is not None
+    value = interpret(text, expect)
+    return Input("speech", value, text) if value else Input("nomatch", text=text)
 
 
 class SimulatedCall:
